@@ -1,0 +1,76 @@
+# Every entry point of the course. `make book` and `make test` set up what they need.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PROFILE ?= book
+STAMP := $(VENV)/.installed
+
+.PHONY: help install book execute test unit notebooks nbval book-ci browser lab student data benchmarks clean
+
+help:
+	@echo "make book    build the HTML book (executes every chapter at PROFILE=$(PROFILE))"
+	@echo "make test    run the whole test suite (unit, chapters at ci profile, book, browser)"
+	@echo "make lab     open the chapters in JupyterLab"
+	@echo "make student generate the student notebooks (solutions removed)"
+
+# The virtual environment, rebuilt when pyproject.toml changes.
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+data: $(STAMP)
+	$(BIN)/course data generate --profile $(PROFILE)
+
+execute: $(STAMP)
+	$(BIN)/course run --profile $(PROFILE)
+
+book: $(STAMP)
+	$(BIN)/course run --profile $(PROFILE)
+	$(BIN)/course book build --profile $(PROFILE)
+
+# The one test command (CI runs it): fast unit tests first, then every chapter
+# at the ci profile, per-cell output validation with nbval, the book, a browser.
+test: $(STAMP)
+	$(MAKE) unit
+	$(MAKE) notebooks
+	$(MAKE) nbval
+	$(MAKE) browser
+
+unit: $(STAMP)
+	$(BIN)/pytest tests -m "not notebooks and not book"
+
+notebooks: $(STAMP)
+	COURSE_PROFILE=ci $(BIN)/course run --profile ci
+	COURSE_PROFILE=ci $(BIN)/pytest tests -m notebooks
+
+nbval: $(STAMP)
+	COURSE_PROFILE=ci $(BIN)/pytest -p no:cacheprovider --nbval-lax --nbval-current-env \
+	    --nbval-sanitize-with tests/nbval_sanitize.cfg build/executed/ci/*.ipynb
+
+browser: $(STAMP)
+	$(BIN)/course book build --profile ci
+	$(BIN)/pytest tests -m book
+
+# Double-clicking a chapter (.md) opens it as a notebook (jupytext), via the
+# venv's JupyterLab settings overrides.
+LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
+$(LAB_OVERRIDES): $(STAMP)
+	@mkdir -p $(dir $@)
+	@echo '{"@jupyterlab/docmanager-extension:plugin": {"defaultViewers": {"markdown": "Jupytext Notebook", "myst": "Jupytext Notebook"}}}' > $@
+
+lab: $(STAMP) $(LAB_OVERRIDES)
+	$(BIN)/jupyter lab --notebook-dir=notebooks
+
+student: $(STAMP)
+	$(BIN)/course student
+
+benchmarks: $(STAMP)
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf build
