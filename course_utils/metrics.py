@@ -203,11 +203,10 @@ def _relevant_pairs(relevant: Relevant, n_users: int) -> tuple[np.ndarray, np.nd
         users = np.repeat(np.arange(mat.shape[0]), mat.shape[1])
         items = mat.ravel()
     else:
-        sets = [np.atleast_1d(np.asarray(list(s) if isinstance(s, (set, frozenset)) else s))
-                for s in relevant]
-        lengths = np.fromiter((s.size for s in sets), dtype=np.int64, count=len(sets))
-        items = (_integer_array(np.concatenate(sets), "relevant") if sets
-                 else np.zeros(0, np.int64))
+        sets = [s if isinstance(s, Iterable) else [s] for s in relevant]  # a bare id = {id}
+        lengths = np.fromiter(map(len, sets), dtype=np.int64, count=len(sets))
+        flat = np.fromiter(chain.from_iterable(sets), dtype=np.float64, count=int(lengths.sum()))
+        items = _integer_array(flat, "relevant")
         users = np.repeat(np.arange(len(sets)), lengths)
     n_given = int(users.max()) + 1 if users.size else 0
     n_rel_rows = (relevant.shape[0] if isinstance(relevant, np.ndarray) else len(relevant))

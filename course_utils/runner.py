@@ -30,6 +30,22 @@ from course_utils.config import check_source, resolve_profile_name
 from course_utils.results import write_json_atomic
 
 
+def _kernel_manager_class():
+    """A kernel manager that encrypts the kernel's loopback traffic.
+
+    ipykernel 7.3+ prints a warning at every start when its sockets are
+    unencrypted; provisioning CurveZMQ keys is the fix that also silences it.
+    """
+    from jupyter_client.manager import KernelManager
+
+    class LocalKernelManager(KernelManager):
+        def __init__(self, **kwargs):
+            kwargs.setdefault("transport_encryption", "auto")
+            super().__init__(**kwargs)
+
+    return LocalKernelManager
+
+
 class ChapterNotFound(ValueError):
     """A chapter name given on the command line matches no notebook."""
 
@@ -145,6 +161,7 @@ def run_chapter(source: Path, profile: str, seed: int = 42,
                 parameters={"PROFILE": profile, "SEED": seed, "DATA_SOURCE": data_source},
                 kernel_name="python3", cwd=str(paths.notebooks_dir()),
                 progress_bar=False, log_output=False, execution_timeout=timeout,
+                kernel_manager_class=_kernel_manager_class(),
             )
     except Exception as exc:  # papermill wraps cell errors; report, don't crash
         error = _describe_failure(source.stem, exc)
