@@ -32,6 +32,7 @@ Example
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -49,6 +50,7 @@ __all__ = [
     "MostPopular",
     "ItemToItemMarkov",
     "expected_random_recall",
+    "histories_frame",
 ]
 
 
@@ -280,6 +282,25 @@ def expected_random_recall(k: int, n_candidates: Any) -> float:
     return float(np.mean(np.minimum(k, n) / n))
 
 
+def histories_frame(histories: Sequence[Any]) -> pd.DataFrame:
+    """Per-user item sequences (index = user id) as a ``user, item, timestamp`` frame.
+
+    ``timestamp`` is the position in the sequence, so the order is kept.
+
+    Example
+    -------
+    >>> histories_frame([np.array([4, 2]), np.array([], int), np.array([7])]).values.tolist()
+    [[0, 4, 0], [0, 2, 1], [2, 7, 0]]
+    """
+    arrays = [np.asarray(h, dtype=np.int64).ravel() for h in histories]
+    lengths = np.array([a.size for a in arrays], dtype=np.int64)
+    if not arrays or lengths.sum() == 0:
+        raise ValueError("the histories are empty: there is nothing to fit")
+    users = np.repeat(np.arange(len(arrays)), lengths)
+    position = np.arange(users.size) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    return pd.DataFrame({"user": users, "item": np.concatenate(arrays), "timestamp": position})
+
+
 class _ImplicitBaseline(TopKMixin):
     """Shared ``fit`` for ranking baselines: catalogue size, seen items, popularity."""
 
@@ -287,11 +308,17 @@ class _ImplicitBaseline(TopKMixin):
         self.n_items = n_items
         self.n_users = n_users
 
-    def fit(self, train: pd.DataFrame, valid: pd.DataFrame | None = None) -> "_ImplicitBaseline":
-        """Fit on a frame with columns ``user``, ``item`` (optionally ``timestamp``).
+    def fit(self, train: pd.DataFrame | Sequence[np.ndarray],
+            valid: Any = None) -> "_ImplicitBaseline":
+        """Fit on training histories.
 
+        ``train`` is a frame with columns ``user``, ``item`` (optionally
+        ``timestamp``), or a list with one array of item ids per user, in watch
+        order, indexed by user id (e.g. ``course_utils.data.leave_last_out(...).train``).
         ``valid`` is accepted for the common model shape and not used.
         """
+        if not isinstance(train, pd.DataFrame):
+            train = histories_frame(train)
         _check_frame(train, ("user", "item"), "train")
         users = train["user"].to_numpy(np.int64)
         items = train["item"].to_numpy(np.int64)

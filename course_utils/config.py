@@ -35,23 +35,23 @@ DEFAULT_SEED = 42
 _SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
     "ci": {
         "data": {"n_users": 1_500, "n_items": 600, "mean_history": 30},
-        "split": {"valid_frac": 0.1, "test_frac": 0.1, "seq_len": 18},
+        "split": {"valid_frac": 0.1, "test_frac": 0.1, "seq_len": 18, "min_history": 3},
         "mf": {"rank": 16, "epochs": 15, "lr": 0.01, "reg": 0.05},
         "spark": {"rank": 10, "max_iter": 5, "reg": 0.1},
         "nn": {"epochs": 4, "batch_size": 1024, "embedding_sizes": [100, 128, 150]},
         "sequence": {"epochs": 3, "batch_size": 256, "max_sequences": 20_000},
     },
     "book": {
-        "data": {"n_users": 20_000, "n_items": 3_000, "mean_history": 60},
-        "split": {"valid_frac": 0.1, "test_frac": 0.1, "seq_len": 18},
+        "data": {"n_users": 16_000, "n_items": 3_000, "mean_history": 110},
+        "split": {"valid_frac": 0.1, "test_frac": 0.1, "seq_len": 18, "min_history": 3},
         "mf": {"rank": 32, "epochs": 30, "lr": 0.01, "reg": 0.05},
         "spark": {"rank": 10, "max_iter": 10, "reg": 0.1},
         "nn": {"epochs": 30, "batch_size": 1024, "embedding_sizes": [100, 128, 150]},
         "sequence": {"epochs": 20, "batch_size": 256, "max_sequences": 200_000},
     },
     "full": {
-        "data": {"n_users": 300_000, "n_items": 14_000, "mean_history": 250},
-        "split": {"valid_frac": 0.1, "test_frac": 0.1, "seq_len": 18},
+        "data": {"n_users": 200_000, "n_items": 12_000, "mean_history": 100},
+        "split": {"valid_frac": 0.1, "test_frac": 0.1, "seq_len": 18, "min_history": 3},
         "mf": {"rank": 64, "epochs": 40, "lr": 0.01, "reg": 0.05},
         "spark": {"rank": 10, "max_iter": 20, "reg": 0.1},
         "nn": {"epochs": 50, "batch_size": 4096, "embedding_sizes": [100, 128, 150]},

@@ -257,6 +257,29 @@ class HitMatrix:
         return HitMatrix(self.rows[keep], self.cols[keep], self.n_relevant, k)
 
 
+def _hits_by_table(recs: np.ndarray, users: np.ndarray, items: np.ndarray,
+                   base: int, table_bytes: int = 2**20) -> np.ndarray:
+    """Look recommended items up in a boolean relevance table, a block of users at a time.
+
+    The table (``block × (base + 1)`` booleans, about ``table_bytes``) is reused:
+    each block's relevant items are set, looked up, and reset. Column ``base``
+    stays False and absorbs the padding ids.
+    """
+    n_users = recs.shape[0]
+    block = max(1, table_bytes // (base + 1))
+    table = np.zeros((block, base + 1), bool)
+    hits = np.empty(recs.shape, bool)
+    bounds = np.searchsorted(users, np.arange(0, n_users + block, block))
+    for b, start in enumerate(range(0, n_users, block)):
+        stop = min(start + block, n_users)
+        rows, cols = users[bounds[b]:bounds[b + 1]] - start, items[bounds[b]:bounds[b + 1]]
+        table[rows, cols] = True
+        part = recs[start:stop]
+        hits[start:stop] = table[np.arange(stop - start)[:, None], np.where(part >= 0, part, base)]
+        table[rows, cols] = False
+    return hits
+
+
 def hit_matrix(recommended: Recommended, relevant: Relevant, k: int,
                method: str = "auto") -> HitMatrix:
     """Mark the hits of the top-``k`` lists (the shared first step of every metric).
@@ -267,12 +290,12 @@ def hit_matrix(recommended: Recommended, relevant: Relevant, k: int,
         Pad the relevant sets into an array with one column per relevant item and
         compare the whole ``(n_users, k)`` array with each column in turn. Fastest
         when every user has a few relevant items (leave-last-out: exactly one).
-    ``"search"``
-        Encode each ``(user, item)`` pair as one integer and look every recommended
-        pair up, by binary search, among the sorted relevant pairs. Its cost does not
-        grow with the largest relevant set.
+    ``"table"``
+        For a block of users at a time, mark their relevant items in a boolean
+        ``(block, n_items)`` table and look every recommended item up in it. Its
+        cost does not grow with the size of the relevant sets.
     ``"auto"`` (default)
-        ``"columns"`` when no user has more than 8 relevant items, else ``"search"``.
+        ``"columns"`` when no user has more than 4 relevant items, else ``"table"``.
 
     Example
     -------
@@ -281,8 +304,8 @@ def hit_matrix(recommended: Recommended, relevant: Relevant, k: int,
     ([[0, 1, 0]], [2])
     """
     k = _check_k(k)
-    if method not in ("auto", "columns", "search"):
-        raise ValueError(f"method must be 'auto', 'columns' or 'search', got {method!r}")
+    if method not in ("auto", "columns", "table"):
+        raise ValueError(f"method must be 'auto', 'columns' or 'table', got {method!r}")
     recs = _ranked_matrix(recommended, k)
     n_users = recs.shape[0]
     if n_users == 0:
@@ -291,14 +314,14 @@ def hit_matrix(recommended: Recommended, relevant: Relevant, k: int,
 
     # one integer per (user, item) pair; `base` exceeds every item id
     base = int(max(recs.max(initial=0), rel_items.max(initial=0))) + 1
-    rel_codes = _sorted_unique(rel_users * base + rel_items)
-    n_relevant = np.bincount(rel_codes // base, minlength=n_users)
+    rel_codes = _sorted_unique(rel_users * base + rel_items)  # drops duplicates
+    users, items = rel_codes // base, rel_codes % base  # sorted by user
+    n_relevant = np.bincount(users, minlength=n_users)
     most = int(n_relevant.max(initial=0))
 
     if recs.shape[1] == 0 or most == 0:
         hits = np.zeros(recs.shape, bool)
-    elif method == "columns" or (method == "auto" and most <= 8):
-        users, items = rel_codes // base, rel_codes % base
+    elif method == "columns" or (method == "auto" and most <= 4):
         starts = np.cumsum(n_relevant) - n_relevant
         padded = np.full((n_users, most), base, dtype=np.int64)  # `base` never matches
         padded[users, np.arange(users.size) - starts[users]] = items
@@ -306,9 +329,7 @@ def hit_matrix(recommended: Recommended, relevant: Relevant, k: int,
         for j in range(1, most):
             hits |= recs == padded[:, j : j + 1]
     else:
-        codes = np.arange(n_users, dtype=np.int64)[:, None] * base + recs
-        pos = np.searchsorted(rel_codes, codes)
-        hits = (rel_codes[np.minimum(pos, rel_codes.size - 1)] == codes) & (recs >= 0)
+        hits = _hits_by_table(recs, users, items, base)
 
     rows, cols = np.nonzero(hits)  # row-major: sorted by user, then rank
     # a duplicate recommendation is a hit only the first time it appears

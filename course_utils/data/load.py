@@ -1,0 +1,518 @@
+"""``load()``: one call from raw files to a clean, cached dataset.
+
+The same path serves every source: find the files → check their columns →
+stream the lists through the cleaning rules → give users and anime contiguous
+ids → cache the result as parquet. The raw files are only ever read.
+
+Sources
+-------
+``synthetic``
+    The embedded default: generated on first use under
+    ``data/generated/<profile>-seed<seed>/`` (see :mod:`course_utils.data.generate`).
+``kaggle``
+    The real "MyAnimeList dataset" (azathoth42/myanimelist) in ``data/kaggle/``.
+``kaggle_cooper``
+    The "Anime Recommendations Database" (CooperUnion) in ``data/kaggle_cooper/``.
+    It has no timestamps, so it has no watch order.
+
+Example
+-------
+>>> from course_utils.data import load
+>>> ds = load(profile="ci")  # doctest: +SKIP
+>>> ds.interactions.columns.tolist()  # doctest: +SKIP
+['user', 'item', 'rating', 'timestamp', 'status', 'watched_episodes', 'rewatching']
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from course_utils import paths
+from course_utils.config import check_source
+from course_utils.data import clean, read, schema
+from course_utils.data.errors import (KAGGLE_COOPER_INSTRUCTIONS, KAGGLE_MAL_INSTRUCTIONS,
+                                      DataFilesMissingError, DataFormatError)
+from course_utils.data.truth import Truth
+
+_FRAMES = ("interactions", "other_statuses", "anime", "users", "report")
+
+
+@dataclass
+class Dataset:
+    """A cleaned dataset: frames with contiguous ids, the cleaning report, the truth.
+
+    Attributes
+    ----------
+    interactions
+        One row per kept list entry, sorted by user then time: ``user``,
+        ``item`` (ids from 0), ``rating`` (1–10, 0 = not scored),
+        ``timestamp`` (from my_last_updated), ``status`` (1 or 2),
+        ``watched_episodes``, ``rewatching`` (0/1).
+    other_statuses
+        The entries the thesis leaves out (status 3 on hold, 4 dropped,
+        6 plan to watch) of the same users and anime, same columns.
+    anime
+        Indexed by item id: ``anime_id``, ``title``, ``type``, ``episodes``,
+        ``genre`` (the file's comma-separated text), ``genres`` (a list of
+        str), ``members`` and the other columns the file has.
+    users
+        Indexed by user id: ``username``, ``user_id`` and the other columns.
+    report
+        The cleaning report: ``file``, ``rule``, ``rows_removed``,
+        ``rows_fixed``, ``description``.
+    truth
+        :class:`~course_utils.data.truth.Truth` for synthetic data, else None.
+    """
+
+    interactions: pd.DataFrame
+    other_statuses: pd.DataFrame
+    anime: pd.DataFrame
+    users: pd.DataFrame
+    report: pd.DataFrame
+    truth: Truth | None
+    source: str
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_users(self) -> int:
+        return len(self.users)
+
+    @property
+    def n_items(self) -> int:
+        return len(self.anime)
+
+    @property
+    def has_timestamps(self) -> bool:
+        return bool(self.meta.get("has_timestamps", True))
+
+    @property
+    def item_titles(self) -> np.ndarray:
+        """Anime titles by item id."""
+        return self.anime["title"].to_numpy()
+
+    @property
+    def usernames(self) -> np.ndarray:
+        """Usernames by user id."""
+        return self.users["username"].to_numpy()
+
+    def items_of(self, anime_ids) -> np.ndarray:
+        """Item ids of MyAnimeList anime ids (-1 where the anime is not in the dataset)."""
+        return pd.Index(self.anime["anime_id"]).get_indexer(np.asarray(anime_ids))
+
+    def users_of(self, usernames) -> np.ndarray:
+        """User ids of usernames (-1 where the user is not in the dataset)."""
+        return pd.Index(self.users["username"]).get_indexer(np.asarray(usernames))
+
+    def __repr__(self) -> str:
+        return (f"Dataset(source={self.source!r}, users={self.n_users:,}, items={self.n_items:,}, "
+                f"interactions={len(self.interactions):,})")
+
+
+# ----------------------------------------------------------------------------
+# finding the files
+# ----------------------------------------------------------------------------
+def _kaggle_files(folder: Path) -> dict[str, Path | None]:
+    def first(*names: str) -> Path | None:
+        for n in names:
+            if (folder / n).is_file():
+                return folder / n
+        return None
+
+    files = {
+        "anime": first(schema.ANIME_FILE, "anime_cleaned.csv"),
+        "users": first(schema.USERS_FILE, schema.USERS_CLEANED_FILE),
+        "users_cleaned": first(schema.USERS_CLEANED_FILE),
+        "lists": first(schema.LISTS_FILE, schema.LISTS_CLEANED_FILE),
+    }
+    missing = [n for k, n in (("anime", schema.ANIME_FILE), ("users", schema.USERS_FILE),
+                              ("lists", schema.LISTS_FILE)) if files[k] is None]
+    if missing:
+        raise DataFilesMissingError(
+            folder / missing[0], f"not found (missing: {', '.join(missing)})",
+            fix=KAGGLE_MAL_INSTRUCTIONS.format(folder=folder))
+    return files
+
+
+def _cooper_files(folder: Path) -> dict[str, Path | None]:
+    files = {"anime": folder / schema.COOPER_ANIME_FILE, "lists": folder / schema.COOPER_RATING_FILE}
+    missing = [p.name for p in files.values() if not p.is_file()]
+    if missing:
+        raise DataFilesMissingError(
+            folder / missing[0], f"not found (missing: {', '.join(missing)})",
+            fix=KAGGLE_COOPER_INSTRUCTIONS.format(folder=folder))
+    return files
+
+
+# ----------------------------------------------------------------------------
+# the cache
+# ----------------------------------------------------------------------------
+def _code_hash() -> str:
+    here = Path(__file__).parent
+    h = hashlib.sha256(str(clean.CLEANING_VERSION).encode())
+    for name in ("load.py", "read.py", "clean.py", "schema.py", "truth.py"):
+        h.update((here / name).read_bytes())
+    return h.hexdigest()
+
+
+def _files_hash(files: list[Path]) -> str:
+    """Size and modification time of each file; the full content of small ones."""
+    h = hashlib.sha256()
+    for p in sorted(files):
+        st = p.stat()
+        h.update(f"{p.name}|{st.st_size}|{st.st_mtime_ns}".encode())
+        if st.st_size < (4 << 20):
+            h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def _cache_folder(root: Path, source: str, folder: Path, inputs: list[Path]) -> Path:
+    key = hashlib.sha256((_code_hash() + _files_hash(inputs)).encode()).hexdigest()[:16]
+    stem = f"{source}-{folder.name}-{hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:6]}"
+    return root / "data" / f"{stem}-{key}"
+
+
+def _write_cache(target: Path, ds: Dataset) -> None:
+    """Write all frames into a temporary folder, then rename it (atomic)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.tmp-"))
+    try:
+        for name in _FRAMES:
+            frame = getattr(ds, name)
+            if name == "anime":
+                frame = frame.drop(columns=["genres"])
+            pq.write_table(pa.Table.from_pandas(frame, preserve_index=name in ("anime", "users")),
+                           tmp / f"{name}.parquet")
+        if ds.truth is not None:
+            np.savez(tmp / "truth.npz", **ds.truth.to_arrays())
+            (tmp / "truth_params.json").write_text(json.dumps(ds.truth.params, sort_keys=True))
+        (tmp / "meta.json").write_text(json.dumps(ds.meta, indent=2, sort_keys=True, default=str))
+        try:
+            os.replace(tmp, target)
+        except OSError:  # another process wrote the same cache first
+            shutil.rmtree(tmp, ignore_errors=True)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    stem = target.name.rsplit("-", 1)[0]
+    for old in target.parent.glob(f"{stem}-*"):  # older versions of the same dataset
+        if old != target and not old.name.startswith("."):
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def _read_cache(folder: Path, source: str) -> Dataset:
+    frames = {name: pq.read_table(folder / f"{name}.parquet").to_pandas() for name in _FRAMES}
+    frames["anime"]["genres"] = _split_genres(frames["anime"]["genre"])
+    truth = None
+    if (folder / "truth.npz").exists():
+        with np.load(folder / "truth.npz") as arrays:
+            truth = Truth.from_arrays(dict(arrays), json.loads((folder / "truth_params.json").read_text()))
+    meta = json.loads((folder / "meta.json").read_text())
+    return Dataset(truth=truth, source=source, meta=meta, **frames)
+
+
+def _split_genres(genre: pd.Series) -> pd.Series:
+    return pd.Series([[g.strip() for g in s.split(",") if g.strip()] if isinstance(s, str) else []
+                      for s in genre], index=genre.index, name="genres")
+
+
+# ----------------------------------------------------------------------------
+# load
+# ----------------------------------------------------------------------------
+def load(source: str = "synthetic", data_dir: str | Path | None = None, profile: str = "ci",
+         seed: int = 42, *, cache: bool = True, cache_dir: str | Path | None = None) -> Dataset:
+    """Load a cleaned dataset (generating the synthetic files if needed).
+
+    Parameters
+    ----------
+    source
+        ``"synthetic"`` (default), ``"kaggle"`` or ``"kaggle_cooper"``.
+    data_dir
+        Folder of the raw files. Default: ``data/generated/<profile>-seed<seed>``
+        for synthetic data, ``data/kaggle`` and ``data/kaggle_cooper`` for the
+        real sources.
+    profile, seed
+        Size and seed of the synthetic data (ignored for real data).
+    cache, cache_dir
+        Use (and write) the parquet cache, by default under ``build/cache/data``.
+        It is rebuilt when a source file or the cleaning code changes.
+
+    Returns
+    -------
+    Dataset
+
+    Raises
+    ------
+    DataFormatError
+        A file is missing (with download instructions) or malformed.
+
+    Example
+    -------
+    >>> ds = load(profile="ci")  # doctest: +SKIP
+    >>> ds.n_users, ds.n_items  # doctest: +SKIP
+    (1440, 596)
+    """
+    check_source(source)
+    if source == "synthetic":
+        from course_utils.data.generate import generate, generated_dir
+
+        folder = Path(data_dir) if data_dir is not None else generated_dir(profile, seed)
+        generate(profile, seed, out_dir=folder)
+        files = _kaggle_files(folder)
+        inputs = [p for p in files.values() if p is not None]
+        inputs += [folder / "generator.json"] + sorted((folder / "truth").glob("*"))
+    elif source == "kaggle":
+        folder = Path(data_dir) if data_dir is not None else paths.data_dir() / "kaggle"
+        files = _kaggle_files(folder)
+        inputs = [p for p in files.values() if p is not None]
+    else:
+        folder = Path(data_dir) if data_dir is not None else paths.data_dir() / "kaggle_cooper"
+        files = _cooper_files(folder)
+        inputs = list(files.values())
+    target = None
+    if cache:
+        root = Path(cache_dir) if cache_dir is not None else paths.cache_dir()
+        target = _cache_folder(root, source, folder, list(dict.fromkeys(inputs)))
+        if (target / "meta.json").exists():
+            return _read_cache(target, source)
+    ds = _build_cooper(files) if source == "kaggle_cooper" else _build_mal(files, source)
+    if source == "synthetic":
+        ds.truth = _map_truth(folder / "truth", ds)
+    ds.source = source
+    ds.meta.update(source=source, folder=str(folder),
+                   profile=profile if source == "synthetic" else None,
+                   seed=seed if source == "synthetic" else None)
+    if target is not None:
+        _write_cache(target, ds)
+    return ds
+
+
+def _build_mal(files: dict[str, Path | None], source: str) -> Dataset:
+    anime = read.read_table(files["anime"], schema.ANIME_NEEDED, schema.ANIME_OPTIONAL,
+                            types={"anime_id": pa.int64(), "episodes": pa.int64(),
+                                   "members": pa.int64(), "score": pa.float64(),
+                                   "scored_by": pa.int64()})
+    _check_unique(anime["anime_id"], files["anime"], "anime_id")
+    anime = anime.sort_values("anime_id", kind="stable").reset_index(drop=True)
+    users = read.read_table(files["users"], schema.USER_NEEDED, schema.USER_OPTIONAL,
+                            types={"user_id": pa.int64()})
+    _check_unique(users["username"], files["users"], "username")
+    cleaned = None
+    if files["users_cleaned"] is not None and files["users_cleaned"] != files["users"]:
+        names = read.read_table(files["users_cleaned"], ("username",))["username"]
+        cleaned = users["username"].isin(set(names)).to_numpy()
+    report = clean.Report()
+    lists_path = files["lists"]
+    batches = read.iter_lists(lists_path, schema.LIST_NEEDED, schema.LIST_OPTIONAL)
+    kept, other = clean.stream_lists(batches, lists_path, pa.array(users["username"], pa.string()),
+                                     cleaned, anime["anime_id"].to_numpy(), report)
+    kept = clean.drop_duplicates(kept, report, lists_path.name)
+    clean.fix_episodes(kept, anime["episodes"].to_numpy(), report, lists_path.name)
+    return _assemble(kept, other, anime, users, report, files, has_timestamps=True)
+
+
+def _assemble(kept: clean.ListArrays, other: clean.ListArrays, anime: pd.DataFrame,
+              users: pd.DataFrame, report: clean.Report, files, has_timestamps: bool) -> Dataset:
+    """Contiguous ids, time order, and the final frames."""
+    if len(kept) == 0:
+        raise DataFormatError(files["lists"], "no entry is left after cleaning (all rows were "
+                              "removed; see the rules above)",
+                              fix="check that the user, anime and list files belong together")
+    user_rows = np.unique(kept.user)
+    anime_rows = np.unique(kept.anime)
+    uid = np.searchsorted(user_rows, kept.user).astype(np.int32)
+    iid = np.searchsorted(anime_rows, kept.anime).astype(np.int32)
+    order = np.lexsort((iid, kept.timestamp, uid))
+    interactions = _frame(uid[order], iid[order], kept.take(order))
+    # the other statuses of the same users and anime
+    ou = np.searchsorted(user_rows, other.user)
+    oi = np.searchsorted(anime_rows, other.anime)
+    ok = (ou < len(user_rows)) & (oi < len(anime_rows))
+    ok[ok] &= (user_rows[ou[ok]] == other.user[ok]) & (anime_rows[oi[ok]] == other.anime[ok])
+    o = other.take(np.flatnonzero(ok))
+    oorder = np.lexsort((oi[ok], o.timestamp, ou[ok]))
+    other_frame = _frame(ou[ok][oorder].astype(np.int32), oi[ok][oorder].astype(np.int32), o.take(oorder))
+
+    anime_out = anime.iloc[anime_rows].reset_index(drop=True)
+    anime_out.index.name = "item"
+    anime_out["genre"] = anime_out["genre"].fillna("").astype(str)
+    anime_out["genres"] = _split_genres(anime_out["genre"])
+    users_out = users.iloc[user_rows].reset_index(drop=True)
+    users_out.index.name = "user"
+    for col in ("join_date", "last_online", "birth_date"):
+        if col in users_out:
+            users_out[col] = pd.to_datetime(users_out[col], errors="coerce", format="ISO8601")
+    if "last_online" in users_out and has_timestamps:
+        last_update = interactions.groupby("user")["timestamp"].max()
+        users_out["last_online"] = clean.fix_last_online(
+            users_out["last_online"], last_update.reindex(users_out.index), report, files["users"].name)
+    meta = {"rows_read": report.rows_read, "has_timestamps": has_timestamps,
+            "files": {k: str(v) for k, v in files.items() if v is not None}}
+    return Dataset(interactions=interactions, other_statuses=other_frame, anime=anime_out,
+                   users=users_out, report=report.frame(), truth=None, source="", meta=meta)
+
+
+def _frame(user: np.ndarray, item: np.ndarray, rows: clean.ListArrays) -> pd.DataFrame:
+    ts = rows.timestamp
+    return pd.DataFrame({
+        "user": user, "item": item, "rating": rows.score.astype(np.int8),
+        "timestamp": pd.to_datetime(np.where(ts >= 0, ts, np.iinfo(np.int64).min).astype("datetime64[s]")
+                                    ).astype("datetime64[ns]") if len(ts) else pd.to_datetime([]),
+        "status": rows.status.astype(np.int8), "watched_episodes": rows.episodes.astype(np.int32),
+        "rewatching": rows.rewatching.astype(np.int8),
+    })
+
+
+def _check_unique(values: pd.Series, path: Path, column: str) -> None:
+    dup = values.duplicated()
+    if dup.any():
+        row = int(np.flatnonzero(dup.to_numpy())[0])
+        raise DataFormatError(path, f"{column} {values.iloc[row]!r} appears twice (data row {row + 1})",
+                              column=column, fix="delete one of the two rows")
+
+
+# ----------------------------------------------------------------------------
+# the CooperUnion source
+# ----------------------------------------------------------------------------
+def _build_cooper(files: dict[str, Path]) -> Dataset:
+    raw = read.read_table(files["anime"], schema.COOPER_ANIME_COLUMNS[:1] + ("name", "genre", "type"),
+                          ("episodes", "rating", "members"), types={"anime_id": pa.int64()})
+    anime = pd.DataFrame({
+        "anime_id": raw["anime_id"], "title": raw["name"], "type": raw["type"],
+        "episodes": pd.to_numeric(raw.get("episodes"), errors="coerce").fillna(0).astype(np.int64),
+        "genre": raw["genre"].fillna(""),
+        "members": pd.to_numeric(raw.get("members"), errors="coerce").fillna(0).astype(np.int64),
+        "score": pd.to_numeric(raw.get("rating"), errors="coerce"),
+    })
+    _check_unique(anime["anime_id"], files["anime"], "anime_id")
+    anime = anime.sort_values("anime_id", kind="stable").reset_index(drop=True)
+    path = files["lists"]
+    header = read.read_header(path)
+    read.check_columns(path, header, schema.COOPER_RATING_COLUMNS)
+    report = clean.Report()
+    report.notes["status_not_1_or_2"] = "rating.csv lists only watched anime: status is set to 2"
+    parts, n_minus_one = [], 0
+    ids = anime["anime_id"].to_numpy()
+    types = {"user_id": pa.int64(), "anime_id": pa.int64(), "rating": pa.int16()}
+    for first_line, batch in _cooper_batches(path, types):
+        n = batch.num_rows
+        report.rows_read += n
+        rating = batch.column("rating").to_numpy()
+        bad = (rating < -1) | (rating > 10)
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise DataFormatError(path, f"rating {int(rating[row])} is outside -1–10 (-1 means "
+                                  "'watched, not rated')", line=first_line + row, column="rating",
+                                  fix="correct the rating or delete that line")
+        aid = batch.column("anime_id").to_numpy()
+        pos = np.searchsorted(ids, aid)
+        known = pos < len(ids)
+        known[known] = ids[pos[known]] == aid[known]
+        report.removed["unknown_anime"] += int((~known).sum())
+        n_minus_one += int((rating[known] == -1).sum())
+        user = batch.column("user_id").to_numpy()[known]
+        parts.append(clean.ListArrays(
+            user.astype(np.int32), pos[known].astype(np.int32),
+            np.maximum(rating[known], 0).astype(np.int8), np.full(known.sum(), 2, np.int8),
+            np.zeros(known.sum(), np.int32), np.zeros(known.sum(), np.int8),
+            np.full(known.sum(), -1, np.int64)))
+    rows = clean.ListArrays.concat(parts)
+    report.files["unknown_anime"] = path.name
+    rows = clean.drop_duplicates(rows, report, path.name)
+    report.fixed["rating_minus_one"] = n_minus_one
+    user_ids = np.unique(rows.user)
+    users = pd.DataFrame({"username": user_ids.astype(str), "user_id": user_ids})
+    rows.user = np.searchsorted(user_ids, rows.user).astype(np.int32)
+    ds = _assemble(rows, clean.ListArrays.concat([]), anime, users, report, files, has_timestamps=False)
+    extra = pd.DataFrame({"file": [path.name], "rule": ["rating_minus_one"], "rows_removed": [0],
+                          "rows_fixed": [n_minus_one],
+                          "description": ["rating -1 (watched without a score) becomes 0, 'not scored'"]})
+    ds.report = pd.concat([ds.report, extra], ignore_index=True)
+    ds.interactions["timestamp"] = pd.NaT
+    return ds
+
+
+def _cooper_batches(path: Path, types):
+    import pyarrow.csv as pacsv
+
+    invalid = []
+    reader = pacsv.open_csv(
+        path, read_options=pacsv.ReadOptions(block_size=read.BLOCK_SIZE),
+        parse_options=pacsv.ParseOptions(ignore_empty_lines=False,
+                                          invalid_row_handler=lambda r: invalid.append(r) or "skip"),
+        convert_options=pacsv.ConvertOptions(include_columns=list(types), column_types=types))
+    row0 = 0
+    while True:
+        try:
+            batch = reader.read_next_batch()
+        except StopIteration:
+            return
+        except pa.ArrowInvalid as exc:
+            raise read._diagnose_lists(path, list(types), types, exc) from None
+        if invalid:
+            r = invalid[0]
+            raise DataFormatError(path, f"malformed line: {r.actual_columns} fields instead of "
+                                  f"{r.expected_columns}: {r.text[:80]!r}",
+                                  line=r.number or read._find_line(path, r.text, len(types)),
+                                  fix="repair or delete that line")
+        for col in types:
+            if batch.column(col).null_count:
+                row = int(np.flatnonzero(batch.column(col).is_null().to_numpy(zero_copy_only=False))[0])
+                raise DataFormatError(path, f"{col} has no value", line=row0 + row + 2, column=col,
+                                      fix="fill in the value or delete that line")
+        yield row0 + 2, batch
+        row0 += batch.num_rows
+
+
+# ----------------------------------------------------------------------------
+# the truth of synthetic data, mapped to dataset ids
+# ----------------------------------------------------------------------------
+def _map_truth(folder: Path, ds: Dataset) -> Truth:
+    t = {p.stem: np.load(p, allow_pickle=False) for p in folder.glob("*.npy")}
+    params = json.loads((folder / "params.json").read_text())
+    gen_user = pd.Index(t["user_username"]).get_indexer(ds.users["username"].to_numpy())
+    gen_item = pd.Index(t["item_anime_id"]).get_indexer(ds.anime["anime_id"].to_numpy())
+    n_gen_items = len(t["item_anime_id"])
+    item_of_gen = np.full(n_gen_items, -1, np.int64)
+    item_of_gen[gen_item] = np.arange(len(gen_item))
+    succ_gen = t["item_successor"][gen_item]
+    successor = np.where(succ_gen >= 0, item_of_gen[np.maximum(succ_gen, 0)], -1)
+    # phase drift rows of each dataset user
+    gen_off = np.r_[0, np.cumsum(t["user_phase_rows"])]
+    counts = t["user_phase_rows"][gen_user]
+    rows = np.concatenate([np.arange(gen_off[g], gen_off[g + 1]) for g in gen_user]) if len(gen_user) else np.zeros(0, int)
+    inter = ds.interactions
+    row_off = np.r_[0, np.cumsum(np.bincount(inter["user"], minlength=ds.n_users))]
+    record_draw = record_phase = None
+    if "record_user" in t:
+        key_gen = t["record_user"].astype(np.int64) * n_gen_items + t["record_item"]
+        key_ds = gen_user[inter["user"].to_numpy()].astype(np.int64) * n_gen_items + gen_item[inter["item"].to_numpy()]
+        order = np.argsort(key_gen, kind="stable")
+        pos = order[np.searchsorted(key_gen, key_ds, sorter=order)]
+        record_draw = t["record_draw"][pos].astype(np.int8)
+        record_phase = t["record_phase"][pos].astype(np.int16)
+    truth = Truth(
+        mu=float(params["mu"]), noise_sd=float(params["noise_sd"]),
+        user_bias=t["user_bias"][gen_user], item_bias=t["item_bias"][gen_item],
+        user_factors=t["user_factors"][gen_user], item_factors=t["item_factors"][gen_item],
+        item_pick_logit=(t["item_logpop"] - t["item_sequel_penalty"])[gen_item],
+        taste_scale=float(params["taste_scale"]), item_successor=successor,
+        item_franchise=t["item_franchise"][gen_item],
+        user_continuation=t["user_continuation"][gen_user],
+        phase_drift=t["phase_drift"][rows].astype(np.float64),
+        user_phase_offset=np.r_[0, np.cumsum(counts)], user_row_offset=row_off,
+        record_draw=record_draw, record_phase=record_phase,
+        phase_len=int(params["phase_len"]), params=params)
+    truth.noise_floor_rmse = truth.rmse_floor(inter)
+    return truth

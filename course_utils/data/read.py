@@ -1,0 +1,334 @@
+"""Reading the CSV files with pyarrow: validated, typed, and streamed.
+
+Every reader checks the header first (a missing or renamed column is refused
+with the names it expected and found) and turns any parse problem into a
+:class:`~course_utils.data.errors.DataFormatError` that names the file, the line
+and the column. The big list file is never read whole: :func:`iter_lists`
+yields Arrow record batches with compact numeric columns.
+
+Line numbers count the header as line 1. They are exact for UserAnimeList.csv
+(whose values never span lines); for AnimeList.csv and UserList.csv, whose
+quoted text may contain line breaks, errors give the data row instead.
+
+Example
+-------
+>>> from course_utils.data.read import read_header
+>>> read_header(path)  # doctest: +SKIP
+['username', 'anime_id', ...]
+"""
+from __future__ import annotations
+
+import csv
+import difflib
+import io
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from course_utils.data.errors import DataFormatError
+
+BLOCK_SIZE = 16 << 20  # bytes of CSV per batch
+NULLS = ["", "0000-00-00", "0000-00-00 00:00:00"]
+_INT = re.compile(r"^\s*-?\d+\s*$")
+
+
+# ----------------------------------------------------------------------------
+# header and file-level checks
+# ----------------------------------------------------------------------------
+def read_header(path: Path) -> list[str]:
+    """The column names of a CSV file, after checking it is neither empty nor headless."""
+    with open(path, "rb") as fh:
+        first = fh.readline(1 << 20)
+        second = fh.readline(1 << 20)
+    if not first.strip():
+        raise DataFormatError(path, "the file is empty (0 bytes)" if not first else
+                              "the first line is empty; expected a header line with column names",
+                              line=1, fix="download or generate the file again")
+    text = first.decode("utf-8-sig", errors="replace").rstrip("\r\n")
+    header = [c.strip() for c in next(csv.reader([text]))]
+    if not second.strip():
+        raise DataFormatError(path, "the file has a header but no data rows", line=2,
+                              fix="download or generate the file again (it may have been cut short)")
+    return header
+
+
+def check_columns(path: Path, header: list[str], needed: tuple[str, ...]) -> None:
+    """Refuse a file that lacks a needed column, naming it and near misses."""
+    missing = [c for c in needed if c not in header]
+    if not missing:
+        return
+    hints = []
+    for col in missing:
+        near = difflib.get_close_matches(col, header, n=1, cutoff=0.6)
+        if near:
+            hints.append(f"{col!r} (found {near[0]!r} — renamed?)")
+        else:
+            hints.append(repr(col))
+    raise DataFormatError(
+        path, f"missing column{'s' if len(missing) > 1 else ''} {', '.join(hints)}; "
+        f"the header has: {', '.join(header)}", column=", ".join(missing),
+        fix="use the original file from the dataset, or rename the column(s) back "
+            "(extra columns are fine)")
+
+
+def _tail(path: Path, size: int = 1 << 16) -> bytes:
+    with open(path, "rb") as fh:
+        fh.seek(0, io.SEEK_END)
+        end = fh.tell()
+        fh.seek(max(0, end - size))
+        return fh.read()
+
+
+def last_line_if_unterminated(path: Path) -> str | None:
+    """The last line's text when the file does not end with a line break, else None."""
+    tail = _tail(path)
+    if not tail or tail.endswith(b"\n"):
+        return None
+    return tail.rsplit(b"\n", 1)[-1].decode("utf-8", errors="replace").rstrip("\r")
+
+
+def _truncation_check(path: Path, header: list[str]) -> None:
+    """A last line without a line break that is also incomplete means a truncated file."""
+    last = last_line_if_unterminated(path)
+    if last is None:
+        return
+    fields = next(csv.reader([last]), [])
+    if last.count('"') % 2 == 1 or len(fields) != len(header):
+        raise DataFormatError(
+            path, f"the file looks truncated: its last line ends in the middle of a record "
+            f"({len(fields)} of {len(header)} fields, no line break): {last[:80]!r}",
+            fix="the download or unzip was interrupted; get the file again")
+
+
+# ----------------------------------------------------------------------------
+# small files (read whole): AnimeList.csv, UserList.csv, anime.csv
+# ----------------------------------------------------------------------------
+def read_table(path: Path, needed: tuple[str, ...], optional: tuple[str, ...] = (),
+               types: dict[str, pa.DataType] | None = None) -> pd.DataFrame:
+    """Read the needed (and present optional) columns of a small CSV file.
+
+    ``types`` gives the columns that must parse as numbers; the others are
+    read as text. Quoted values may contain commas and line breaks.
+    """
+    header = read_header(path)
+    check_columns(path, header, needed)
+    _truncation_check(path, header)
+    cols = list(needed) + [c for c in optional if c in header and c not in needed]
+    types = {k: v for k, v in (types or {}).items() if k in cols}
+    text_types = {c: pa.string() for c in cols if c not in types}
+    invalid: list[str] = []
+
+    def on_invalid(row) -> str:
+        invalid.append(f"a row has {row.actual_columns} fields instead of "
+                       f"{row.expected_columns}: {row.text[:80]!r}")
+        return "skip"
+
+    try:
+        table = pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(use_threads=False),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_invalid),
+            convert_options=pacsv.ConvertOptions(
+                include_columns=cols, column_types={**text_types, **types},
+                null_values=NULLS, strings_can_be_null=False, quoted_strings_can_be_null=False))
+    except pa.ArrowInvalid as exc:
+        raise _diagnose_table(path, cols, types, exc) from None
+    if invalid:
+        raise DataFormatError(path, invalid[0], fix="repair or delete that row")
+    for col, typ in types.items():
+        nulls = table.column(col).null_count
+        if nulls and col in needed and not pa.types.is_floating(typ):
+            row = int(np.flatnonzero(table.column(col).is_null().to_numpy(zero_copy_only=False))[0]) + 1
+            raise DataFormatError(path, f"data row {row} has no value for {col}", column=col,
+                                  fix="fill in the value or delete the row")
+    return table.to_pandas()
+
+
+def _diagnose_table(path: Path, cols: list[str], types: dict[str, pa.DataType],
+                    exc: Exception) -> DataFormatError:
+    """Find the first value that does not parse, reading everything as text."""
+    table = pacsv.read_csv(
+        path, read_options=pacsv.ReadOptions(use_threads=False),
+        parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=lambda r: "skip"),
+        convert_options=pacsv.ConvertOptions(include_columns=cols,
+                                             column_types={c: pa.string() for c in cols}))
+    for col, typ in types.items():
+        values = table.column(col).to_numpy(zero_copy_only=False)
+        ok = pd.to_numeric(pd.Series(values).replace(dict.fromkeys(NULLS, np.nan)), errors="coerce").notna() \
+            | pd.Series(values).isin(NULLS)
+        if not ok.all():
+            row = int(np.flatnonzero(~ok.to_numpy())[0])
+            return DataFormatError(path, f"data row {row + 1}: {col} is not a number: {values[row]!r}",
+                                   column=col, fix="correct the value or delete the row")
+    return DataFormatError(path, f"cannot parse the file: {exc}", fix="compare it with the original file")
+
+
+# ----------------------------------------------------------------------------
+# the big file, streamed: UserAnimeList.csv
+# ----------------------------------------------------------------------------
+LIST_TYPES = {
+    "username": pa.string(),
+    "anime_id": pa.int64(),
+    "my_watched_episodes": pa.int64(),
+    "my_score": pa.int16(),
+    "my_status": pa.int16(),
+    "my_rewatching": pa.int16(),
+    "my_last_updated": pa.timestamp("s"),
+    "my_tags": pa.string(),
+}
+
+
+def _first_data_row(path: Path, header: list[str]) -> dict[str, str]:
+    with open(path, "rb") as fh:
+        fh.readline()
+        line = fh.readline().decode("utf-8", errors="replace").rstrip("\r\n")
+    return dict(zip(header, next(csv.reader([line]), [])))
+
+
+def iter_lists(path: Path, needed: tuple[str, ...], optional: tuple[str, ...] = (),
+               block_size: int = BLOCK_SIZE) -> Iterator[tuple[int, pa.RecordBatch]]:
+    """Stream a user-list file as ``(first_line_number, batch)`` pairs.
+
+    Columns are typed as in :data:`LIST_TYPES` (``my_last_updated`` may also be
+    Unix seconds); empty values and ``0000-00-00`` become nulls. Raises
+    :class:`DataFormatError` for a malformed line, a value that does not parse,
+    a line break inside a value, and a truncated file.
+    """
+    header = read_header(path)
+    check_columns(path, header, needed)
+    _truncation_check(path, header)
+    cols = list(needed) + [c for c in optional if c in header and c not in needed]
+    types = {c: LIST_TYPES.get(c, pa.string()) for c in cols}
+    first = _first_data_row(path, header)
+    if "my_last_updated" in types and _INT.match(first.get("my_last_updated", "") or ""):
+        types["my_last_updated"] = pa.int64()  # Unix seconds instead of a date-time text
+    invalid: list[tuple[int | None, int, int, str]] = []
+
+    def on_invalid(row) -> str:
+        invalid.append((row.number, row.expected_columns, row.actual_columns, row.text))
+        return "skip"
+
+    reader = pacsv.open_csv(
+        path,
+        read_options=pacsv.ReadOptions(block_size=block_size, use_threads=True),
+        parse_options=pacsv.ParseOptions(newlines_in_values=False, ignore_empty_lines=False,
+                                          invalid_row_handler=on_invalid),
+        convert_options=pacsv.ConvertOptions(include_columns=cols, column_types=types,
+                                             null_values=NULLS, strings_can_be_null=False,
+                                             quoted_strings_can_be_null=False))
+    row0 = 0
+    while True:
+        try:
+            batch = reader.read_next_batch()
+        except StopIteration:
+            break
+        except pa.ArrowInvalid as exc:
+            if invalid:
+                raise _malformed(path, header, invalid) from None
+            raise _diagnose_lists(path, cols, types, exc) from None
+        if invalid:
+            raise _malformed(path, header, invalid) from None
+        for col in ("username", "my_tags"):
+            if col in cols:
+                broken = pc.match_substring(batch.column(col), "\n")
+                if pc.any(broken).as_py():
+                    row = int(np.flatnonzero(broken.to_numpy(zero_copy_only=False))[0])
+                    raise DataFormatError(
+                        path, f"a quote opened in {col} is never closed, so the following "
+                        "lines were swallowed into this value", line=row0 + row + 2, column=col,
+                        fix="close the quote or remove it")
+        yield row0 + 2, batch
+        row0 += batch.num_rows
+
+
+def _malformed(path: Path, header: list[str], invalid) -> DataFormatError:
+    number, expected, actual, text = invalid[0]
+    if number is None:  # the multi-threaded reader does not know line numbers
+        number = _find_line(path, text, len(header))
+    return DataFormatError(
+        path, f"malformed line: {actual} fields instead of {expected} ({', '.join(header)}): "
+        f"{text[:100]!r}", line=number, fix="repair or delete that line")
+
+
+def _find_line(path: Path, text: str, n_fields: int) -> int | None:
+    """Locate a malformed line by re-reading the file single-threaded."""
+    found: list[int] = []
+
+    def on_invalid(row) -> str:
+        if row.text == text and not found:
+            found.append(row.number)
+        return "skip"
+
+    reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(use_threads=False),
+                            parse_options=pacsv.ParseOptions(ignore_empty_lines=False,
+                                                              invalid_row_handler=on_invalid),
+                            convert_options=pacsv.ConvertOptions(include_columns=[],
+                                                                 include_missing_columns=False))
+    for _ in reader:
+        if found:
+            break
+    return found[0] if found else None
+
+
+def _diagnose_lists(path: Path, cols: list[str], types: dict[str, pa.DataType],
+                    exc: Exception) -> DataFormatError:
+    """Find the line and column of a value that failed to convert."""
+    match = re.search(r"column #(\d+)", str(exc))
+    suspects = cols
+    if match:
+        header = read_header(path)
+        idx = int(match.group(1))
+        if idx < len(header) and header[idx] in cols:
+            suspects = [header[idx]]
+    suspects = [c for c in suspects if types[c] != pa.string()]
+    reader = pacsv.open_csv(
+        path, read_options=pacsv.ReadOptions(use_threads=False),
+        parse_options=pacsv.ParseOptions(ignore_empty_lines=False, invalid_row_handler=lambda r: "skip"),
+        convert_options=pacsv.ConvertOptions(include_columns=suspects,
+                                             column_types={c: pa.string() for c in suspects},
+                                             strings_can_be_null=False))
+    row0 = 0
+    last_text = last_line_if_unterminated(path)
+    for batch in reader:
+        for col in suspects:
+            values = batch.column(col)
+            typ = types[col]
+            if pa.types.is_timestamp(typ):
+                parsed = pc.strptime(values, format="%Y-%m-%d %H:%M:%S", unit="s", error_is_null=True)
+                ok = pc.or_(pc.is_valid(parsed), pc.is_in(values, pa.array(NULLS)))
+                kind = "a date-time like 2013-03-03 10:52:53"
+            else:
+                ok = pc.or_(pc.match_substring_regex(values, r"^\s*-?\d+\s*$"), pc.is_in(values, pa.array(NULLS)))
+                kind = "an integer"
+            okn = ok.to_numpy(zero_copy_only=False)
+            if not okn.all():
+                row = int(np.flatnonzero(~okn)[0])
+                value = values[row].as_py()
+                line = row0 + row + 2
+                if _INT.match(value or "") and not pa.types.is_timestamp(typ):
+                    reason = f"{col} value {value!r} is out of range for {typ}"
+                else:
+                    reason = f"{col} is not {kind}: {value!r}"
+                if col == "my_score":
+                    reason += " (my_score must be an integer 0–10, 0 meaning 'not scored')"
+                fix = "correct the value or delete that line"
+                if last_text is not None and row0 + row == _count_rows(path) - 1:
+                    reason += "; the file ends without a line break here, so it looks truncated"
+                    fix = "the download or unzip was interrupted; get the file again"
+                return DataFormatError(path, reason, line=line, column=col, fix=fix)
+        row0 += batch.num_rows
+    return DataFormatError(path, f"cannot parse the file: {exc}", fix="compare it with the original file")
+
+
+def _count_rows(path: Path) -> int:
+    count = 0
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 24), b""):
+            count += block.count(b"\n")
+    return count + (0 if _tail(path, 1) == b"\n" else 1) - 1  # minus the header

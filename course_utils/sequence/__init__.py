@@ -1,0 +1,1 @@
+"""Sequence recommenders: recurrent cells in NumPy, Keras next-item models."""

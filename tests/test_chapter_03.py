@@ -1,0 +1,75 @@
+"""Chapter 03 (evaluation): the numbers it records keep their honest relationships.
+
+The chapter is executed at the ``ci`` profile (by the fixture ``chapter_results``,
+which runs it when its results are missing or stale).
+"""
+from __future__ import annotations
+
+import math
+
+import pytest
+
+pytestmark = pytest.mark.chapter_results
+
+IMPLICIT = ("random", "most_popular", "markov")
+
+
+@pytest.fixture
+def r(chapter_results):
+    return chapter_results("03_evaluation")
+
+
+def test_explicit_baselines_are_ordered(r):
+    assert r["rmse_user_item_bias"] < r["rmse_global_mean"]
+    assert r["rmse_user_item_bias"] <= min(r["rmse_user_bias"], r["rmse_item_bias"])
+    # no model beats the generator's own expected score on average
+    assert r["noise_floor_rmse"] < r["rmse_user_item_bias"]
+    for key in ("global_mean", "user_bias", "item_bias", "user_item_bias"):
+        assert r[f"mae_{key}"] <= r[f"rmse_{key}"]  # MAE <= RMSE always
+
+
+def test_random_lands_on_its_expectation(r):
+    p, n = r["expected_random_recall20"], r["n_test_users"]
+    assert abs(r["recall20_random"] - p) < 4 * math.sqrt(p * (1 - p) / n)
+
+
+def test_most_popular_beats_chance(r):
+    assert r["recall20_most_popular"] > r["expected_random_recall20"]
+    assert r["mrr20_most_popular"] > r["mrr20_random"]
+    assert r["ndcg5_most_popular"] > r["ndcg5_random"]
+
+
+def test_markov_beats_most_popular_on_the_synthetic_sequences(r):
+    # the synthetic histories follow franchises (sequel after first season), which a
+    # first-order Markov chain captures and a popularity ranking cannot
+    for metric in ("recall20", "mrr20", "ndcg5"):
+        assert r[f"{metric}_markov"] > r[f"{metric}_most_popular"]
+
+
+def test_oracle_is_the_ceiling(r):
+    for metric in ("recall20", "mrr20", "ndcg5"):
+        assert r[f"{metric}_oracle"] >= max(r[f"{metric}_{m}"] for m in IMPLICIT)
+
+
+def test_popularity_bias_and_coverage(r):
+    assert r["coverage20_most_popular"] < r["coverage20_markov"] <= r["coverage20_random"]
+    assert r["popularity20_most_popular"] > r["popularity20_random"]
+
+
+def test_sampled_negatives_inflate(r):
+    for m in IMPLICIT:
+        assert r[f"sampled_hr10_{m}"] > r[f"full_hr10_{m}"]
+    # random among 1 + 100 candidates: hit rate@10 = 10 / 101 in expectation
+    p, n = 10 / 101, r["n_test_users"]
+    assert abs(r["sampled_hr10_random"] - p) < 4 * math.sqrt(p * (1 - p) / n)
+
+
+def test_chance_level_of_the_thesis(r):
+    assert r["uniform_ce_thesis"] == pytest.approx(math.log(13_597))
+    assert 9.51 <= r["uniform_ce_thesis"] < 9.52
+
+
+def test_ranking_metrics_are_bounded(r):
+    for key, value in r.items():
+        if key.split("_")[0] in ("ndcg5", "recall20", "mrr20", "coverage20"):
+            assert 0.0 <= value <= 1.0, key
