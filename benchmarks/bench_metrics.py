@@ -108,7 +108,8 @@ def main() -> None:
     print(f"# {args.users:,} users × top-{args.k}, catalogue {args.items:,}; "
           f"numpy {np.__version__}, ranx {version('ranx')}, numba {numba.__version__} "
           f"({numba.get_num_threads()} threads), {os.cpu_count()} CPUs, "
-          f"Python {platform.python_version()}; ranx import {import_s:.1f} s\n")
+          f"Python {platform.python_version()}; load average {os.getloadavg()[0]:.1f}; "
+          f"ranx import {import_s:.1f} s\n")
     print("| case | what is timed | course_utils.metrics | ranx, first call | ranx, best later |")
     print("| --- | --- | ---: | ---: | ---: |")
     for label, max_rel in (("1 relevant item (leave-last-out)", 1), ("1–10 relevant items", 10)):

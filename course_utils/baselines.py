@@ -420,7 +420,8 @@ class ItemToItemMarkov(_ImplicitBaseline):
             (np.ones(prev.size), (prev, nxt)), shape=(self.n_items_, self.n_items_))
         self.transitions_.sum_duplicates()
         last = np.full(self.n_users_, -1, dtype=np.int64)
-        last[users] = items  # the later rows of a user overwrite the earlier ones
+        is_last = np.r_[~same_user, True]  # the final row of each user's history
+        last[users[is_last]] = items[is_last]
         self.last_item_ = last
         self.tie_break_ = self.popularity_ / (self.popularity_.max() + 1.0)
 

@@ -42,7 +42,7 @@ _SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
         "sequence": {"epochs": 3, "batch_size": 256, "max_sequences": 20_000},
     },
     "book": {
-        "data": {"n_users": 16_000, "n_items": 3_000, "mean_history": 110},
+        "data": {"n_users": 8_000, "n_items": 3_000, "mean_history": 240},
         "split": {"valid_frac": 0.1, "test_frac": 0.1, "seq_len": 18, "min_history": 3},
         "mf": {"rank": 32, "epochs": 30, "lr": 0.01, "reg": 0.05},
         "spark": {"rank": 10, "max_iter": 10, "reg": 0.1},

@@ -79,6 +79,7 @@ __all__ = [
     "blend_split",
     "fit_learners",
     "holdout_level_one",
+    "beta_network_learner",
     "out_of_fold_level_one",
     "in_sample_level_one",
     "make_meta_learner",
@@ -283,6 +284,23 @@ class LevelOne:
         """The base learners, in column order."""
         return list(self.predictions.columns)
 
+    def holdout_from_fold(self, k: int = 0) -> "LevelOne":
+        """Blending for free: fold ``k`` as the blend set, its fold models as the base models.
+
+        A fold model never saw its fold, so fold ``k`` with the models that
+        predicted it is exactly a holdout (blend) split with ``blend_frac = 1/K``.
+        """
+        if self.fold_models is None or self.folds is None:
+            raise ValueError(f"{self.method} level-one data has no folds; use "
+                             "out_of_fold_level_one")
+        if not 0 <= k < len(self.fold_models):
+            raise ValueError(f"k must be a fold number in 0 … {len(self.fold_models) - 1}, got {k}")
+        mask = self.folds == k
+        return LevelOne("holdout", self.rows[mask].reset_index(drop=True),
+                        self.predictions[mask].reset_index(drop=True), dict(self.fold_models[k]),
+                        info={"blend_frac": float(mask.mean()), "from_fold": k,
+                              "seed": self.info.get("seed")})
+
     def select(self, names: list[str]) -> "LevelOne":
         """The same data restricted to some base learners (e.g. to compare stacks)."""
         unknown = [n for n in names if n not in self.predictions.columns]
@@ -293,6 +311,60 @@ class LevelOne:
                         None if self.fold_models is None
                         else [{n: fm[n] for n in names} for fm in self.fold_models],
                         self.folds, dict(self.info))
+
+
+def beta_network_learner(cfg: Any, embedding_size: int, *, epochs: int | None = None,
+                         directory: Any = None, **overrides: Any) -> Learner:
+    """A learner for the beta network of ``embedding_size``, reusing saved networks.
+
+    Every fit goes through :func:`course_utils.nn.load_or_train`, whose saved
+    networks carry a fingerprint of their training rows and settings: a saved
+    network is reused only when it was trained on exactly these rows, so a
+    network that saw other data (for example the blend or held-out fold) is
+    never taken by mistake.
+
+    - ``tag == "full"``: ``load_or_train(train, valid, cfg, embedding_size)``, the
+      very call of chapter 07, so its saved network comes back without training.
+    - any other tag (``"blend"``, ``"fold2of3"``): saved under the prefix
+      ``stack_<tag>_nn`` so it never overwrites a chapter-07 network. With
+      ``epochs`` given, the network trains for exactly that many epochs without
+      early stopping and without looking at ``valid`` (the chapter uses the
+      epoch count early stopping chose for the full network).
+
+    Parameters
+    ----------
+    cfg
+        The chapter's profile (its ``nn`` section, name and seed).
+    embedding_size
+        100, 128 or 150 for the thesis's networks.
+    epochs
+        Fixed epochs for the non-``full`` fits (``None``: the profile's, with
+        early stopping on ``valid``).
+    directory
+        Another folder than ``build/cache/models/<profile>`` (tests use one).
+    overrides
+        More :class:`~course_utils.nn.EmbeddingRegressor` arguments for the
+        non-``full`` fits (e.g. ``n_users``, ``n_items``).
+
+    Example
+    -------
+    >>> fit = beta_network_learner(cfg, 128, epochs=3)          # doctest: +SKIP
+    >>> net = fit(fold_train, valid, "fold1of3")                # doctest: +SKIP
+    """
+    def fit(train: pd.DataFrame, valid: pd.DataFrame | None, tag: str) -> Any:
+        from course_utils.nn import load_or_train  # TensorFlow loads only when needed
+
+        if tag == "full":
+            return load_or_train(train, valid, cfg, embedding_size=embedding_size,
+                                 directory=directory)
+        extra = dict(overrides)
+        if epochs is not None:
+            extra.update(epochs=int(epochs), patience=None)
+            valid = None
+        return load_or_train(train, valid, cfg, embedding_size=embedding_size,
+                             directory=directory, prefix=f"stack_{tag}_nn", **extra)
+
+    return fit
 
 
 def holdout_level_one(learners: Mapping[str, Any], train: pd.DataFrame,
@@ -478,7 +550,7 @@ def error_correlation(predictions: pd.DataFrame, target: Any) -> pd.DataFrame:
     -------
     >>> P = pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": [2.0, 2.0, 2.0]})
     >>> error_correlation(P, [1.0, 2.0, 4.0]).round(2).loc["a", "b"]
-    np.float64(0.87)
+    np.float64(0.94)
     """
     r = np.asarray(target, dtype=np.float64).ravel()
     if len(predictions) != r.size:

@@ -194,7 +194,7 @@ def _ranked_matrix(recommended: Recommended, k: int) -> np.ndarray:
 
 
 def _relevant_pairs(relevant: Relevant, n_users: int) -> tuple[np.ndarray, np.ndarray]:
-    """Relevant items as sorted unique ``(user, item)`` pairs (two int64 arrays)."""
+    """Relevant items as ``(user, item)`` pairs (two int64 arrays), padding dropped."""
     if isinstance(relevant, np.ndarray) and relevant.ndim == 1 and relevant.dtype != object:
         items = _integer_array(relevant, "relevant")
         users = np.arange(items.size)
@@ -258,25 +258,27 @@ class HitMatrix:
 
 
 def _hits_by_table(recs: np.ndarray, users: np.ndarray, items: np.ndarray,
-                   base: int, table_bytes: int = 2**20) -> np.ndarray:
+                   base: int, table_bytes: int = 2**21) -> np.ndarray:
     """Look recommended items up in a boolean relevance table, a block of users at a time.
 
-    The table (``block × (base + 1)`` booleans, about ``table_bytes``) is reused:
-    each block's relevant items are set, looked up, and reset. Column ``base``
-    stays False and absorbs the padding ids.
+    The table holds ``block`` rows of ``base + 1`` booleans (about ``table_bytes``),
+    flattened, and is reused: each block's relevant items are set, looked up, and
+    reset. Column ``base`` stays False and absorbs the padding ids.
     """
-    n_users = recs.shape[0]
-    block = max(1, table_bytes // (base + 1))
-    table = np.zeros((block, base + 1), bool)
+    n_users, width = recs.shape[0], base + 1
+    block = max(1, table_bytes // width)
+    table = np.zeros(block * width, bool)
     hits = np.empty(recs.shape, bool)
+    lookup = np.where(recs >= 0, recs, base)  # column of each recommended item
+    row_start = (np.arange(block) * width)[:, None]
     bounds = np.searchsorted(users, np.arange(0, n_users + block, block))
     for b, start in enumerate(range(0, n_users, block)):
         stop = min(start + block, n_users)
-        rows, cols = users[bounds[b]:bounds[b + 1]] - start, items[bounds[b]:bounds[b + 1]]
-        table[rows, cols] = True
-        part = recs[start:stop]
-        hits[start:stop] = table[np.arange(stop - start)[:, None], np.where(part >= 0, part, base)]
-        table[rows, cols] = False
+        lo, hi = bounds[b], bounds[b + 1]
+        cells = (users[lo:hi] - start) * width + items[lo:hi]
+        table[cells] = True
+        np.take(table, lookup[start:stop] + row_start[: stop - start], out=hits[start:stop])
+        table[cells] = False
     return hits
 
 

@@ -123,6 +123,18 @@ def test_holdout_blend_rows_are_never_trained_on(data):
     assert len(level_one.rows) == round(0.25 * len(train))
 
 
+def test_holdout_from_fold_is_a_blend_split(data):
+    train, _ = data
+    log = []
+    level_one = out_of_fold_level_one({"spy": spy_learner(log)}, train, n_folds=3, seed=1,
+                                      test_models="average")
+    blend = level_one.holdout_from_fold(1)
+    assert blend.method == "holdout" and blend.models["spy"] is log[1]
+    assert pairs(blend.rows) == log[1].queried
+    assert not (pairs(blend.rows) & log[1].trained_on)
+    assert blend.info["blend_frac"] == pytest.approx(len(blend.rows) / len(train))
+
+
 def test_blend_split_is_seeded_and_disjoint(data):
     train, _ = data
     a1, b1 = blend_split(train, 0.2, seed=1)
@@ -285,6 +297,28 @@ def test_averaged_model_averages():
     users, items = f["user"].to_numpy()[:7], f["item"].to_numpy()[:7]
     np.testing.assert_allclose(AveragedModel([a, b]).predict(users, items),
                                (a.predict(users, items) + b.predict(users, items)) / 2)
+
+
+def test_beta_network_learner_reuses_a_saved_network_only_for_the_same_rows(tmp_path):
+    from course_utils.config import get_profile
+    from course_utils.ensemble import beta_network_learner
+
+    cfg = get_profile("ci")
+    cfg.sections["nn"] = {**cfg["nn"], "dense_units": [4], "batch_size": 256}
+    frame = ratings(n_users=20, n_items=15, n=240)
+    a, b = frame.iloc[:200], frame.iloc[40:]
+    fit = beta_network_learner(cfg, 4, epochs=1, directory=tmp_path, n_users=20, n_items=15)
+    first = fit(a, None, "fold1of3")
+    assert not first.loaded_from_cache_ and first.epochs_run_ == 1
+    assert (tmp_path / "stack_fold1of3_nn_4.keras").exists()
+    again = fit(a, None, "fold1of3")
+    assert again.loaded_from_cache_
+    np.testing.assert_allclose(again.predict(b["user"].to_numpy(), b["item"].to_numpy()),
+                               first.predict(b["user"].to_numpy(), b["item"].to_numpy()),
+                               rtol=1e-6)
+    other_rows = fit(b, None, "fold1of3")   # same tag, other training rows: retrained
+    assert not other_rows.loaded_from_cache_
+    assert not (tmp_path / "beta_nn_4.keras").exists()  # chapter 07's name left alone
 
 
 # --------------------------------------------------------------------------

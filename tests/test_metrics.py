@@ -254,6 +254,19 @@ def test_both_hit_methods_agree(case):
     np.testing.assert_array_equal(a.n_relevant, b.n_relevant)
 
 
+def test_both_hit_methods_agree_over_many_table_blocks():
+    # a catalogue of 20,000 items makes the lookup table hold ~100 users per block
+    rng = np.random.default_rng(11)
+    recs = rng.integers(-1, 20_000, size=(1_000, 30))
+    recs[:, 5] = recs[:, 2]  # some duplicates
+    rels = [set(rng.integers(0, 20_000, size=rng.integers(0, 12)).tolist()) | {int(r[3])}
+            for r in recs]
+    a = M.hit_matrix(recs, rels, 30, method="columns")
+    b = M.hit_matrix(recs, rels, 30, method="table")
+    np.testing.assert_array_equal(a.dense(), b.dense())
+    assert a.rows.size > 900
+
+
 @settings(max_examples=100, deadline=None)
 @given(ranking_cases())
 def test_bounds(case):

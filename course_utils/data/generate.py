@@ -70,7 +70,9 @@ START_DATE = np.datetime64("2006-01-01T00:00:00", "s")
 class GenParams:
     """The knobs of the generative model (all of them are part of the truth)."""
 
-    n_factors: int = 6
+    n_factors: int = 4
+    # relative strength of the latent dimensions (a decaying spectrum, as in real data)
+    factor_weights: tuple[float, ...] = (1.0, 0.7, 0.45, 0.25)
     mu: float = 6.8
     user_bias_sd: float = 0.65
     item_bias_sd: float = 0.5
@@ -157,6 +159,14 @@ class Catalogue:
     extra: pd.DataFrame = field(repr=False)  # the remaining AnimeList columns
 
 
+def _dim_scale(prm: GenParams) -> np.ndarray:
+    """Per-dimension scale of p and q so that var(p . q) = interaction_sd**2."""
+    w = np.asarray(prm.factor_weights, dtype=float)
+    if len(w) != prm.n_factors:
+        raise ValueError(f"factor_weights has {len(w)} values for n_factors={prm.n_factors}")
+    return np.sqrt(w / w.mean())
+
+
 def _make_catalogue(rng: np.random.Generator, n_items: int, prm: GenParams) -> Catalogue:
     k = prm.n_factors
     # franchise sizes: about half of the anime stand alone, the rest come in series
@@ -227,6 +237,7 @@ def _make_catalogue(rng: np.random.Generator, n_items: int, prm: GenParams) -> C
     fr_q = 0.75 * multi_hot @ emb + 0.66 * rng.normal(0, 1, (n_fr, k))
     fr_q /= fr_q.std(axis=0, keepdims=True)
     factors = (np.repeat(fr_q, sizes, axis=0) + 0.3 * rng.normal(0, 1, (n_items, k))) * sd_q / 1.044
+    factors *= _dim_scale(prm)
     # bias: popular franchises are rated a little higher
     z_pop = (fr_pop - fr_pop.mean()) / fr_pop.std()
     fr_bias = 0.35 * z_pop + 0.85 * rng.normal(0, 1, n_fr)
@@ -381,7 +392,7 @@ def _make_users(rng: np.random.Generator, size: Size, prm: GenParams) -> Users:
     return Users(
         username=np.asarray(names), user_id=user_id,
         bias=rng.normal(0, prm.user_bias_sd, n),
-        factors=rng.normal(0, sd_p, (n, k)),
+        factors=rng.normal(0, sd_p, (n, k)) * _dim_scale(prm),
         n_hist=n_hist, n_plan=n_plan,
         continuation=np.clip(rng.beta(8 * prm.continuation_mean, 8 * (1 - prm.continuation_mean), n), 0, 1),
         scores_share=rng.beta(6, 6 * (1 - prm.scored_share) / prm.scored_share, n),

@@ -240,8 +240,9 @@ def load(source: str = "synthetic", data_dir: str | Path | None = None, profile:
         ``"synthetic"`` (default), ``"kaggle"`` or ``"kaggle_cooper"``.
     data_dir
         Folder of the raw files. Default: ``data/generated/<profile>-seed<seed>``
-        for synthetic data, ``data/kaggle`` and ``data/kaggle_cooper`` for the
-        real sources.
+        for synthetic data (regenerated when the generator changes),
+        ``data/kaggle`` and ``data/kaggle_cooper`` for the real sources. A
+        given folder that already holds generated data is used as it is.
     profile, seed
         Size and seed of the synthetic data (ignored for real data).
     cache, cache_dir
@@ -268,7 +269,8 @@ def load(source: str = "synthetic", data_dir: str | Path | None = None, profile:
         from course_utils.data.generate import generate, generated_dir
 
         folder = Path(data_dir) if data_dir is not None else generated_dir(profile, seed)
-        generate(profile, seed, out_dir=folder)
+        if data_dir is None or not (folder / "generator.json").exists():
+            generate(profile, seed, out_dir=folder)  # returns at once if already there
         files = _kaggle_files(folder)
         inputs = [p for p in files.values() if p is not None]
         inputs += [folder / "generator.json"] + sorted((folder / "truth").glob("*"))
@@ -447,14 +449,15 @@ def _cooper_batches(path: Path, types):
     import pyarrow.csv as pacsv
 
     invalid = []
-    reader = pacsv.open_csv(
-        path, read_options=pacsv.ReadOptions(block_size=read.BLOCK_SIZE),
-        parse_options=pacsv.ParseOptions(ignore_empty_lines=False,
-                                          invalid_row_handler=lambda r: invalid.append(r) or "skip"),
-        convert_options=pacsv.ConvertOptions(include_columns=list(types), column_types=types))
+    reader = None
     row0 = 0
     while True:
         try:
+            reader = reader or pacsv.open_csv(
+                path, read_options=pacsv.ReadOptions(block_size=read.BLOCK_SIZE),
+                parse_options=pacsv.ParseOptions(
+                    ignore_empty_lines=False, invalid_row_handler=lambda r: invalid.append(r) or "skip"),
+                convert_options=pacsv.ConvertOptions(include_columns=list(types), column_types=types))
             batch = reader.read_next_batch()
         except StopIteration:
             return

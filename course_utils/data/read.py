@@ -214,17 +214,21 @@ def iter_lists(path: Path, needed: tuple[str, ...], optional: tuple[str, ...] = 
         invalid.append((row.number, row.expected_columns, row.actual_columns, row.text))
         return "skip"
 
-    reader = pacsv.open_csv(
-        path,
-        read_options=pacsv.ReadOptions(block_size=block_size, use_threads=True),
-        parse_options=pacsv.ParseOptions(newlines_in_values=False, ignore_empty_lines=False,
-                                          invalid_row_handler=on_invalid),
-        convert_options=pacsv.ConvertOptions(include_columns=cols, column_types=types,
-                                             null_values=NULLS, strings_can_be_null=False,
-                                             quoted_strings_can_be_null=False))
+    def open_reader():  # the first block is parsed here already
+        return pacsv.open_csv(
+            path,
+            read_options=pacsv.ReadOptions(block_size=block_size, use_threads=True),
+            parse_options=pacsv.ParseOptions(newlines_in_values=False, ignore_empty_lines=False,
+                                              invalid_row_handler=on_invalid),
+            convert_options=pacsv.ConvertOptions(include_columns=cols, column_types=types,
+                                                 null_values=NULLS, strings_can_be_null=False,
+                                                 quoted_strings_can_be_null=False))
+
+    reader = None
     row0 = 0
     while True:
         try:
+            reader = reader or open_reader()
             batch = reader.read_next_batch()
         except StopIteration:
             break

@@ -53,6 +53,7 @@ if TYPE_CHECKING:  # nbformat is imported where it is used: it is slow to import
 DEFAULT_TIMEOUT = 600
 DEFAULT_CELL_TIMEOUT = 120
 _RUNTIME = ".runtime"  # tool folders (IPython, matplotlib, Keras): not the student's writes
+_OWN = "work/submission"  # the student's folder inside a scratch folder
 
 
 class GradingError(ValueError):
@@ -220,7 +221,7 @@ def _file_changes(before: dict, after: dict, own: str) -> list[str]:
     gone = sorted(rel for rel in before if rel not in after)
     own_gone = [r[len(own) + 1:] for r in gone if r.startswith(own + "/")]
     other_gone = [_outside_name(r) for r in gone if not r.startswith(own + "/") and r != own]
-    if own == "work/submission" and own in before and own not in after:
+    if own in before and own not in after:
         other_gone.append("../submission (its own folder)")
     if own_gone:
         notes.append("deleted files of its folder: " + ", ".join(own_gone))
@@ -234,15 +235,16 @@ def _kill_tree(proc: subprocess.Popen) -> None:
     import psutil
 
     try:
-        children = psutil.Process(proc.pid).children(recursive=True)
-    except psutil.Error:
-        children = []
-    for p in [*children, psutil.Process(proc.pid)] if proc.poll() is None else children:
+        parent = psutil.Process(proc.pid)
+        family = [*parent.children(recursive=True), parent]  # children first: no orphans
+    except psutil.Error:  # it has just ended by itself
+        family = []
+    for p in family:
         try:
             p.kill()
         except psutil.Error:
             pass
-    psutil.wait_procs(children, timeout=10)
+    psutil.wait_procs(family, timeout=10)
     try:
         proc.wait(timeout=10)
     except subprocess.TimeoutExpired:
@@ -303,49 +305,60 @@ def _read_results(path: Path) -> tuple[dict[str, dict], int]:
     return results, bad
 
 
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0][:200]}" if text else type(exc).__name__
+
+
+def _prepare_sandbox(sandbox: Path, sub: Submission, notebook: Path, rel: str) -> Path:
+    """Copy the student's work into ``sandbox/work/submission``; return the notebook's cwd."""
+    work = sandbox / _OWN
+    if sub.is_folder:
+        shutil.copytree(sub.path, work, symlinks=True)
+    else:
+        work.mkdir(parents=True)
+        shutil.copy2(notebook, work / notebook.name)
+    for name in ("home", "tmp", _RUNTIME):
+        (sandbox / name).mkdir(exist_ok=True)
+    return work / Path(rel).parent
+
+
 def run_notebook(sub: Submission, notebook: Path, results_dir: Path, *, timeout: int,
                  cell_timeout: int | None, profile: str = "ci",
                  extra_checks: Iterable[Path] = ()) -> NotebookRun:
-    """Execute one notebook of ``sub`` in a scratch copy of its folder; never raises."""
+    """Execute one notebook of ``sub`` in a scratch copy of its folder; never raises.
+
+    The grader's own files (the notebook to run, the executed copy, the check
+    results, the log) live in ``results_dir``, outside the scratch folder.
+    """
     import nbformat
 
     rel = notebook.relative_to(sub.path).as_posix() if sub.is_folder else notebook.name
     run = NotebookRun(sub.student, rel, "ok")
-    tag = hashlib.sha1(f"{sub.student}/{rel}".encode()).hexdigest()[:10]
-    source_nb = results_dir / f"{tag}.input.ipynb"
+    stem = results_dir / hashlib.sha1(f"{sub.student}/{rel}".encode()).hexdigest()[:10]
+    source_nb, output = stem.with_suffix(".input.ipynb"), stem.with_suffix(".executed.ipynb")
+    grade_file, status_file = stem.with_suffix(".checks.jsonl"), stem.with_suffix(".status.json")
+    log_file = stem.with_suffix(".log")
     try:
         nbformat.write(_read_input(notebook), source_nb)
     except Exception as exc:  # not JSON, not a notebook, unreadable MyST...
         run.status = "unreadable"
-        run.notes.append(f"{rel}: could not read the notebook ({type(exc).__name__}: "
-                         f"{str(exc).splitlines()[0][:200] if str(exc) else ''})")
+        run.notes.append(f"{rel}: could not read the notebook ({_first_line(exc)})")
         return run
 
     sandbox = Path(tempfile.mkdtemp(prefix="course-grade-"))
     try:
-        own = "work/submission"
-        work = sandbox / own
-        if sub.is_folder:
-            shutil.copytree(sub.path, work, symlinks=True)
-        else:
-            work.mkdir(parents=True)
-            shutil.copy2(notebook, work / notebook.name)
-        for name in ("home", "tmp", _RUNTIME):
-            (sandbox / name).mkdir(exist_ok=True)
-        cwd = work / Path(rel).parent
-        grade_file = results_dir / f"{tag}.checks.jsonl"
-        output = results_dir / f"{tag}.executed.ipynb"
-        status_file = results_dir / f"{tag}.status.json"
-        env = _child_env(sandbox, grade_file, profile, extra_checks)
+        cwd = _prepare_sandbox(sandbox, sub, notebook, rel)
         before = _snapshot(sandbox)
         cmd = [sys.executable, "-m", "course_utils.exercises._execute", str(source_nb),
-               str(output), "--cwd", str(cwd), "--status", str(status_file),
-               "--profile", profile]
+               str(output), "--cwd", str(cwd), "--status", str(status_file), "--profile", profile]
         if cell_timeout:
             cmd += ["--cell-timeout", str(int(cell_timeout))]
         start = time.perf_counter()
-        with open(results_dir / f"{tag}.log", "wb") as log:
-            proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
+        with open(log_file, "wb") as log:
+            proc = subprocess.Popen(cmd, cwd=cwd, env=_child_env(sandbox, grade_file, profile,
+                                                                 extra_checks),
+                                    stdout=log, stderr=subprocess.STDOUT,
                                     stdin=subprocess.DEVNULL, start_new_session=True)
             try:
                 proc.wait(timeout=timeout)
@@ -355,29 +368,28 @@ def run_notebook(sub: Submission, notebook: Path, results_dir: Path, *, timeout:
                 run.notes.append(f"{rel}: stopped at the time limit of {timeout} s per notebook; "
                                  "checks after that point score zero")
         run.wall_s = round(time.perf_counter() - start, 1)
-        run.notes += [f"{rel}: {n}" for n in _file_changes(before, _snapshot(sandbox), own)]
+        run.notes += [f"{rel}: {n}" for n in _file_changes(before, _snapshot(sandbox), _OWN)]
     finally:
         shutil.rmtree(sandbox, ignore_errors=True)
 
     if run.status != "time limit":
-        status = json.loads(status_file.read_text()) if status_file.exists() else {
-            "status": "crashed", "error": f"the notebook runner exited with code {proc.returncode}"}
+        status = (json.loads(status_file.read_text()) if status_file.exists() else
+                  {"status": "crashed", "error": f"its runner exited with code {proc.returncode}"})
         run.status = status["status"]
-        if status["status"] == "crashed":
-            run.notes.append(f"{rel}: the notebook could not run to its end ({status.get('error', '')})")
+        if run.status == "crashed":
+            run.notes.append(f"{rel}: the notebook could not run to its end ({status['error']})")
     run.results, bad = _read_results(grade_file)
     if bad:
         run.notes.append(f"{rel}: ignored {bad} unreadable line(s) in its check results")
-    if output.exists():
-        try:
-            executed = nbformat.read(output, as_version=4)
-            run.cell_errors, notes = _cell_report(executed, cell_timeout)
-            run.notes += [f"{rel}: {n}" for n in notes]
-            run.executed = output
-        except Exception:  # a half-written notebook after a kill
-            pass
-    log_path = results_dir / f"{tag}.log"
-    run.log_tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-15:])
+    try:
+        executed = nbformat.read(output, as_version=4)
+    except Exception:  # never written, or half-written when the process was killed
+        executed = None
+    if executed is not None:
+        run.cell_errors, notes = _cell_report(executed, cell_timeout)
+        run.notes += [f"{rel}: {n}" for n in notes]
+        run.executed = output
+    run.log_tail = "\n".join(log_file.read_text(errors="replace").splitlines()[-15:])
     return run
 
 

@@ -136,3 +136,40 @@ def run_checks(html_dir: Path, pages: list[dict[str, Any]], screenshots: list[di
         raise RuntimeError(f"check_book.mjs failed (exit {done.returncode}):\n"
                            f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
     return json.loads(report_file.read_text())
+
+
+def page_specs(html_dir: Path, source_dir: Path) -> list[dict[str, Any]]:
+    """What to expect on each page: its heading, read from the assembled sources.
+
+    Chapters (``notebooks/*.html``) are also checked for the download and launch
+    buttons.
+    """
+    import nbformat
+
+    from course_utils.book.assemble import chapter_title
+
+    specs = []
+    for page in site_pages(html_dir):
+        stem = source_dir / page[: -len(".html")]
+        heading = None
+        if stem.with_suffix(".ipynb").exists():
+            heading = chapter_title(nbformat.read(stem.with_suffix(".ipynb"), as_version=4))
+        elif stem.with_suffix(".md").exists():
+            first = [line for line in stem.with_suffix(".md").read_text().splitlines()
+                     if line.startswith("# ")]
+            heading = first[0][2:] if first else None
+        specs.append({"path": page, "heading": plain_heading(heading) if heading else None,
+                      "chapter": page.startswith("notebooks/")})
+    return specs
+
+
+def launch_patterns(repository_url: str) -> dict[str, str]:
+    """A substring of each launch button's link, for a repository on GitHub."""
+    from urllib.parse import quote
+
+    owner_repo = repository_url.split("github.com/", 1)[1]
+    return {
+        "Binder": f"/v2/gh/{owner_repo}/",
+        "Colab": f"colab.research.google.com/github/{owner_repo}/blob/",
+        "JupyterHub": f"git-pull?repo={quote(repository_url, safe='/')}",
+    }

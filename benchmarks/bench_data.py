@@ -1,0 +1,203 @@
+"""How fast and how lean is the data layer? Generation, loading, caching, streaming.
+
+Measured, each step in its own Python process (so its peak memory is its own):
+
+1. ``generate book``: the book profile's synthetic files (goal: < 30 s on 2 cores);
+2. ``load book (CSV → parquet)``: validate, clean and cache them (first load);
+3. ``load book (cache)``: the same load from the parquet cache (goal: < 2 s);
+4. ``generate scale``: a large dataset streamed to disk in chunks (bounded memory);
+5. ``stream CSV → parquet``: the loader's pyarrow reader over the scale
+   UserAnimeList.csv, written batch by batch with a ParquetWriter;
+6. ``load scale``: the full loader (validation + cleaning + cache) on it;
+7. ``pandas.read_csv``: the same file read whole by plain pandas, for comparison.
+
+The default scale size is small enough for a laptop run (about 3 million
+list entries); ``--full`` uses the ``full`` profile's size (about 20 million,
+near the real 80 million in spirit: it does not fit in memory as objects).
+
+Usage::
+
+    nice .venv/bin/python benchmarks/bench_data.py            # default sizes
+    nice .venv/bin/python benchmarks/bench_data.py --full     # scale = full profile
+    nice .venv/bin/python benchmarks/bench_data.py --skip-book --scale-users 50000
+
+Files go to ``build/bench-data/`` and are deleted afterwards unless ``--keep``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve()
+
+
+# ----------------------------------------------------------------------------
+# the steps (each runs in a child process: `bench_data.py --step NAME ...`)
+# ----------------------------------------------------------------------------
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
+
+
+def _count_rows(path: Path) -> int:
+    n = 0
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 24), b""):
+            n += block.count(b"\n")
+    return n - 1
+
+
+def step(name: str, folder: Path, cache: Path, a: argparse.Namespace) -> dict:
+    from course_utils.data import generate, load
+
+    base = _peak_mb()
+    t0 = time.perf_counter()
+    out: dict = {}
+    if name == "generate_book":
+        generate("book", a.seed, out_dir=folder, overwrite=True)
+        out["rows"] = _count_rows(folder / "UserAnimeList.csv")
+    elif name in ("load_book", "load_book_cached", "load_scale"):
+        ds = load("synthetic", data_dir=folder, cache_dir=cache)
+        out["rows"] = int(ds.meta["rows_read"])
+        out["kept"] = len(ds.interactions)
+    elif name == "generate_scale":
+        generate(a.scale_profile, a.seed, out_dir=folder, overwrite=True, n_users=a.scale_users,
+                 n_items=a.scale_items, mean_history=a.scale_history)
+        out["rows"] = _count_rows(folder / "UserAnimeList.csv")
+    elif name == "stream_parquet":
+        import pyarrow.parquet as pq
+
+        from course_utils.data import read, schema
+
+        writer, rows = None, 0
+        for _, batch in read.iter_lists(folder / "UserAnimeList.csv", schema.LIST_NEEDED,
+                                        schema.LIST_OPTIONAL):
+            if writer is None:
+                writer = pq.ParquetWriter(cache / "lists.parquet", batch.schema)
+            writer.write_batch(batch)
+            rows += batch.num_rows
+        writer.close()
+        out["rows"] = rows
+    elif name == "pandas_read_csv":
+        import pandas as pd
+
+        frame = pd.read_csv(folder / "UserAnimeList.csv")
+        out["rows"] = len(frame)
+    else:
+        raise ValueError(name)
+    out["seconds"] = time.perf_counter() - t0
+    out["peak_mb"] = _peak_mb()
+    out["baseline_mb"] = base
+    return out
+
+
+def run_step(name: str, folder: Path, cache: Path, a: argparse.Namespace) -> dict:
+    cmd = [sys.executable, str(HERE), "--step", name, "--folder", str(folder), "--cache", str(cache),
+           "--seed", str(a.seed), "--scale-profile", a.scale_profile,
+           "--scale-users", str(a.scale_users), "--scale-items", str(a.scale_items),
+           "--scale-history", str(a.scale_history)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"step {name} failed:\n{proc.stderr[-3000:]}")
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result["step"] = name
+    print(f"  {name:<18} {result['seconds']:8.2f} s   peak {result['peak_mb']:7.0f} MB   "
+          f"rows {result['rows']:,}", flush=True)
+    return result
+
+
+# ----------------------------------------------------------------------------
+# the table
+# ----------------------------------------------------------------------------
+LABELS = {
+    "generate_book": "generate book (CSV files)",
+    "load_book": "load book: CSV → clean → parquet cache",
+    "load_book_cached": "load book from the parquet cache",
+    "generate_scale": "generate scale (streamed in chunks)",
+    "stream_parquet": "scale: pyarrow stream CSV → parquet",
+    "load_scale": "scale: load (validate, clean, cache)",
+    "pandas_read_csv": "scale: plain pandas.read_csv",
+}
+
+
+def table(results: list[dict]) -> str:
+    lines = ["| step | rows | seconds | rows/s | peak memory (MB) |",
+             "| --- | ---: | ---: | ---: | ---: |"]
+    for r in results:
+        lines.append(f"| {LABELS[r['step']]} | {r['rows']:,} | {r['seconds']:.1f} | "
+                     f"{r['rows'] / r['seconds']:,.0f} | {r['peak_mb']:,.0f} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--full", action="store_true", help="scale size = the full profile (~20M rows)")
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--scale-users", type=int, default=30_000)
+    p.add_argument("--scale-items", type=int, default=8_000)
+    p.add_argument("--scale-history", type=float, default=100.0)
+    p.add_argument("--scale-profile", default="full")
+    p.add_argument("--skip-book", action="store_true")
+    p.add_argument("--skip-pandas", action="store_true")
+    p.add_argument("--keep", action="store_true", help="keep the generated files")
+    p.add_argument("--out", default=None, help="default: build/bench-data")
+    p.add_argument("--step", help=argparse.SUPPRESS)
+    p.add_argument("--folder", help=argparse.SUPPRESS)
+    p.add_argument("--cache", help=argparse.SUPPRESS)
+    a = p.parse_args(argv)
+    if a.step:
+        print(json.dumps(step(a.step, Path(a.folder), Path(a.cache), a)))
+        return 0
+    from course_utils import paths
+    from course_utils.config import get_profile
+
+    if a.full:
+        d = get_profile("full")["data"]
+        a.scale_users, a.scale_items, a.scale_history = d["n_users"], d["n_items"], d["mean_history"]
+    root = Path(a.out) if a.out else paths.build_dir() / "bench-data"
+    root.mkdir(parents=True, exist_ok=True)
+    print(f"bench_data: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+          f"load average {os.getloadavg()[0]:.1f}; files in {root}", flush=True)
+    results = []
+    try:
+        if not a.skip_book:
+            book, cache = root / "book", root / "cache-book"
+            shutil.rmtree(cache, ignore_errors=True)
+            cache.mkdir(parents=True)
+            for name in ("generate_book", "load_book", "load_book_cached"):
+                results.append(run_step(name, book, cache, a))
+        scale, cache = root / "scale", root / "cache-scale"
+        shutil.rmtree(cache, ignore_errors=True)
+        cache.mkdir(parents=True)
+        steps = ["generate_scale", "stream_parquet", "load_scale"]
+        if not a.skip_pandas:
+            steps.append("pandas_read_csv")
+        for name in steps:
+            if name == "pandas_read_csv":
+                import psutil
+
+                size = (scale / "UserAnimeList.csv").stat().st_size
+                if psutil.virtual_memory().available < 8 * size:
+                    print(f"  skipping pandas.read_csv: needs ~{8 * size / 2**30:.1f} GiB free")
+                    continue
+            results.append(run_step(name, scale, cache, a))
+    finally:
+        if not a.keep:
+            shutil.rmtree(root, ignore_errors=True)
+    md = table(results)
+    print()
+    print(md)
+    (paths.build_dir()).mkdir(exist_ok=True)
+    (paths.build_dir() / "bench_data.json").write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
