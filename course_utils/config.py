@@ -40,6 +40,7 @@ _SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
         "spark": {"rank": 10, "max_iter": 5, "reg": 0.1},
         "nn": {"epochs": 4, "batch_size": 1024, "embedding_sizes": [100, 128, 150]},
         "sequence": {"epochs": 3, "batch_size": 256, "max_sequences": 20_000},
+        "ensemble": {"n_folds": 3, "max_fold_epochs": None},
     },
     "book": {
         "data": {"n_users": 8_000, "n_items": 3_000, "mean_history": 240},
@@ -48,6 +49,7 @@ _SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
         "spark": {"rank": 10, "max_iter": 10, "reg": 0.1},
         "nn": {"epochs": 30, "batch_size": 1024, "embedding_sizes": [100, 128, 150]},
         "sequence": {"epochs": 20, "batch_size": 256, "max_sequences": 200_000},
+        "ensemble": {"n_folds": 3, "max_fold_epochs": 6},
     },
     "full": {
         "data": {"n_users": 200_000, "n_items": 12_000, "mean_history": 100},
@@ -56,6 +58,7 @@ _SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
         "spark": {"rank": 10, "max_iter": 20, "reg": 0.1},
         "nn": {"epochs": 50, "batch_size": 4096, "embedding_sizes": [100, 128, 150]},
         "sequence": {"epochs": 30, "batch_size": 1024, "max_sequences": None},
+        "ensemble": {"n_folds": 5, "max_fold_epochs": None},
     },
 }
 

@@ -717,6 +717,20 @@ class StackingEnsemble(TopKMixin):
         """The meta learner's rating for the pairs ``(users[j], items[j])``."""
         return self._combine(self.base_predictions(users, items).to_numpy())
 
+    def combine(self, predictions: pd.DataFrame) -> np.ndarray:
+        """The meta learner applied to base predictions computed already.
+
+        ``predictions`` has (at least) one column per base learner of this
+        ensemble, e.g. from :func:`prediction_matrix`; computing them once and
+        combining them for several ensembles saves predicting again.
+        """
+        self._check_fitted()
+        missing = [n for n in self.names_ if n not in predictions.columns]
+        if missing:
+            raise KeyError(f"predictions lack the column(s) {missing} of this ensemble's "
+                           f"base learners {self.names_}")
+        return self._combine(predictions[self.names_].to_numpy(np.float64))
+
     def score(self, users: Any) -> np.ndarray:
         """Ratings of every item, one row per user (used by ``recommend``)."""
         self._check_fitted()

@@ -161,6 +161,9 @@ class FactorModel(TopKMixin):
     history_
         The training curve: ``{"train_rmse": [...], "valid_rmse": [...],
         "loss": [...], "seconds": [...]}``, one entry per epoch or iteration.
+    best_epoch_
+        (Trained models) the epoch/iteration with the lowest validation RMSE
+        (the last one without validation data).
 
     Example
     -------
@@ -331,7 +334,7 @@ class _Trainable(FactorModel):
 
     def __init__(self, rank: int, reg: float, biases: bool, global_mean: bool,
                  reg_bias: float | None, init_std: float, seed: int, clip: bool,
-                 n_users: int | None, n_items: int | None) -> None:
+                 n_users: int | None, n_items: int | None, patience: int | None = None) -> None:
         if rank < 1:
             raise ValueError(f"rank must be a positive integer, got {rank}")
         if reg < 0:
@@ -346,6 +349,9 @@ class _Trainable(FactorModel):
         self.clip = clip
         self.n_users = n_users
         self.n_items = n_items
+        if patience is not None and patience < 1:
+            raise ValueError(f"patience must be a positive number of epochs or None, got {patience}")
+        self.patience = patience
 
     def _start(self, train: pd.DataFrame, valid: pd.DataFrame | None):
         users, items, ratings = _check_ratings(train, "train")
@@ -372,16 +378,36 @@ class _Trainable(FactorModel):
         self.user_factors_[self.user_counts_ == 0] = 0.0
         self.item_factors_[self.item_counts_ == 0] = 0.0
 
-    def _log(self, users, items, ratings, vdata, weighted: bool, seconds: float) -> None:
+    _PARAMS = ("user_factors_", "item_factors_", "user_bias_", "item_bias_")
+
+    def _log(self, users, items, ratings, vdata, weighted: bool, seconds: float) -> bool:
+        """Record one point of the training curve; ``True`` means "stop early"."""
         loss, train_rmse = self._objective(users, items, ratings, self.reg, self.reg_bias,
                                            weighted)
         self.history_["loss"].append(loss)
         self.history_["train_rmse"].append(train_rmse)
         self.history_["seconds"].append(seconds)
-        if vdata is not None:
-            vu, vi, vr = vdata
-            self.history_["valid_rmse"].append(
-                float(np.sqrt(np.mean((vr - self.predict(vu, vi)) ** 2))))
+        if vdata is None:
+            return False
+        vu, vi, vr = vdata
+        self.history_["valid_rmse"].append(
+            float(np.sqrt(np.mean((vr - self.predict(vu, vi)) ** 2))))
+        if self.patience is None:
+            return False
+        curve = self.history_["valid_rmse"]
+        if curve[-1] <= min(curve):
+            self._best = {name: getattr(self, name).copy() for name in self._PARAMS}
+        return len(curve) - 1 - int(np.argmin(curve)) >= self.patience
+
+    def _finish_fit(self) -> None:
+        """Restore the best-validation parameters (early stopping), drop unrated rows."""
+        best = self.__dict__.pop("_best", None)
+        curve = self.history_["valid_rmse"]
+        self.best_epoch_ = int(np.argmin(curve)) + 1 if curve else len(self.history_["loss"])
+        if best is not None:
+            for name, value in best.items():
+                setattr(self, name, value)
+        self._forget_unrated()
 
     def history_frame(self) -> pd.DataFrame:
         """The training curve as a frame, one row per epoch/iteration (from 1)."""
@@ -478,6 +504,10 @@ class SGDMatrixFactorization(_Trainable):
         Use the numba loop (``False``: the pure-Python reference, ~100× slower).
     n_users, n_items
         Catalogue sizes, when larger than the training ids.
+    patience
+        Early stopping: with ``valid`` given to :meth:`fit`, stop when the
+        validation RMSE has not improved for ``patience`` epochs and keep the
+        parameters of the best epoch (``best_epoch_``). ``None``: run all epochs.
 
     Example
     -------
@@ -493,9 +523,9 @@ class SGDMatrixFactorization(_Trainable):
                  biases: bool = True, global_mean: bool = True, reg_bias: float | None = None,
                  init_std: float = 0.1, seed: int = 42, clip: bool = True,
                  compiled: bool = True, n_users: int | None = None,
-                 n_items: int | None = None) -> None:
+                 n_items: int | None = None, patience: int | None = None) -> None:
         super().__init__(rank, reg, biases, global_mean, reg_bias, init_std, seed, clip,
-                         n_users, n_items)
+                         n_users, n_items, patience)
         if lr <= 0:
             raise ValueError(f"lr must be positive, got {lr}")
         if epochs < 1:
@@ -521,8 +551,9 @@ class SGDMatrixFactorization(_Trainable):
                 raise FloatingPointError(
                     f"SGD diverged (lr={self.lr}): the factors overflowed; lower lr "
                     "(ratings on a 1–10 scale need lr around 0.005–0.02)")
-            self._log(users, items, ratings, vdata, True, time.perf_counter() - t0)
-        self._forget_unrated()
+            if self._log(users, items, ratings, vdata, True, time.perf_counter() - t0):
+                break
+        self._finish_fit()
         return self
 
 
@@ -608,7 +639,7 @@ class ALSMatrixFactorization(_Trainable):
         ``True`` (default): ``λ n_u`` for a user with ``n_u`` ratings, i.e. eq. 4.2
         with the penalty inside the sum; the "ALS-WR" weighting Spark's ALS uses.
         ``False``: ``λ`` once per user/item.
-    biases, global_mean, reg_bias, init_std, seed, clip, n_users, n_items
+    biases, global_mean, reg_bias, init_std, seed, clip, n_users, n_items, patience
         As in :class:`SGDMatrixFactorization` (``seed`` draws the initial user
         factors; the first item solve does not depend on the initial item factors).
 
@@ -626,9 +657,9 @@ class ALSMatrixFactorization(_Trainable):
                  weighted_reg: bool = True, biases: bool = True, global_mean: bool = True,
                  reg_bias: float | None = None, init_std: float = 0.1, seed: int = 42,
                  clip: bool = True, n_users: int | None = None,
-                 n_items: int | None = None) -> None:
+                 n_items: int | None = None, patience: int | None = None) -> None:
         super().__init__(rank, reg, biases, global_mean, reg_bias, init_std, seed, clip,
-                         n_users, n_items)
+                         n_users, n_items, patience)
         if reg <= 0:
             raise ValueError(f"ALS needs reg > 0, got {reg}: without a penalty the per-user "
                              "least-squares problems of users with few ratings are singular")
@@ -672,6 +703,8 @@ class ALSMatrixFactorization(_Trainable):
             self.user_factors_ = sol[:, :k]
             if self.biases:
                 self.user_bias_ = sol[:, k]
-            self._log(users, items, ratings, vdata, self.weighted_reg, time.perf_counter() - t0)
-        self._forget_unrated()
+            if self._log(users, items, ratings, vdata, self.weighted_reg,
+                         time.perf_counter() - t0):
+                break
+        self._finish_fit()
         return self

@@ -267,6 +267,8 @@ def test_course_book_command_is_registered():
     args = parser.parse_args(["book", "check", "--profile", "ci"])
     assert args.check_profile == "ci" and args.func.__name__ == "_cmd_check"
     assert parser.parse_args(["book"]).execute == "all"
+    args = parser.parse_args(["book", "build", "--profile", "ci"])
+    assert (args.build_profile, args.execute, args.func.__name__) == ("ci", "none", "_cmd_book")
 
 
 def test_publish_workflow_builds_with_make_book_and_deploys_pages():

@@ -9,7 +9,7 @@ import math
 
 import pytest
 
-pytestmark = pytest.mark.chapter_results
+pytestmark = pytest.mark.notebooks
 
 IMPLICIT = ("random", "most_popular", "markov")
 

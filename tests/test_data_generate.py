@@ -140,3 +140,12 @@ def test_oracle_probabilities(tiny_ds):
     top = truth.oracle_recommend(users, hist, k=5)
     assert top.shape == (len(users), 5)
     assert np.all(np.take_along_axis(probs, top, axis=1)[:, 0] == probs.max(axis=1))
+
+
+def test_normal_cdf_matches_scipy():
+    from scipy.special import ndtr
+
+    from course_utils.data.truth import normal_cdf
+
+    z = np.linspace(-9, 9, 2001)
+    np.testing.assert_allclose(normal_cdf(z), ndtr(z), rtol=0, atol=2e-7)

@@ -294,3 +294,16 @@ def test_bad_input_is_a_clear_error(bad, match):
 def test_predict_before_fit_is_a_clear_error():
     with pytest.raises(RuntimeError, match="not fitted"):
         SGDMatrixFactorization().predict([0], [0])
+
+
+@pytest.mark.parametrize("cls, kw", [(SGDMatrixFactorization, dict(epochs=40, lr=0.05, reg=0.0)),
+                                     (ALSMatrixFactorization, dict(iterations=25, reg=0.01, weighted_reg=False))])
+def test_early_stopping_keeps_the_best_epoch(data, cls, kw):
+    """A model made to overfit stops early and keeps the parameters of its best epoch."""
+    train, test = data
+    valid = test.iloc[: len(test) // 2]
+    model = cls(rank=16, patience=3, **kw).fit(train, valid)
+    curve = model.history_["valid_rmse"]
+    assert model.best_epoch_ == int(np.argmin(curve)) + 1
+    assert len(curve) == model.best_epoch_ + 3  # stopped after 3 epochs without progress
+    assert _rmse(model, valid) == pytest.approx(min(curve), rel=1e-12)

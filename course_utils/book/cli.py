@@ -1,4 +1,10 @@
-"""``course book``: build the book; ``course book check``: only check it.
+"""``course book``: execute and build; ``course book build``: build only; ``course book check``.
+
+``course book [--profile P]`` executes every chapter, then builds the book;
+``course book build [--profile P]`` builds it from the chapters ``course run``
+already executed (the same as ``course book --no-execute``);
+``course book check [--profile P]`` checks the executed chapters (and the built
+site) without building.
 
 Example
 -------
@@ -21,8 +27,9 @@ def _cmd_book(args: argparse.Namespace) -> int:
     from course_utils.book.assemble import BookError
     from course_utils.book.build import build_book
 
+    profile = getattr(args, "build_profile", None) or args.profile
     try:
-        index = build_book(args.profile, execute=args.execute)
+        index = build_book(profile, execute=args.execute)
     except BookError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -72,3 +79,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     check.add_argument("--profile", dest="check_profile", default=None,
                        choices=PROFILE_NAMES)
     check.set_defaults(func=_cmd_check)
+
+    build = sub.add_parser("build", help="build from the chapters already executed by "
+                           "`course run` (no execution)")
+    build.add_argument("--profile", dest="build_profile", default=None, choices=PROFILE_NAMES)
+    build.add_argument("--execute-stale", dest="execute", action="store_const",
+                       const="stale", help="first execute chapters that are missing, "
+                       "failed, or older than their source")
+    build.set_defaults(func=_cmd_book, execute="none")

@@ -59,7 +59,7 @@ from course_utils import paths
 from course_utils.config import get_profile
 from course_utils.data import schema
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 CHUNK_USERS = 1000  # users per chunk: fixed, so the output never depends on memory
 PHASE_LEN = 25  # picks per taste phase
 END_DATE = np.datetime64("2018-05-31T23:59:59", "s")  # the crawl of the real dataset
@@ -284,19 +284,23 @@ def _anime_texts(rng, franchise, pos, sizes, types, eps, aired, airing, genres):
             opts = suffix[types[i]]
             titles.append(f"{base}{opts[pos[i] % len(opts)]}" + ("" if pos[i] < len(opts) else f" {pos[i]}"))
     e = np.asarray(_ENGLISH)
+    has_english = rng.random(n) < 0.45
     english = [f"The {e[i % 16]} of {e[(i * 7) % 16]}" + (", Again" if i % 5 == 0 else "")
-               if rng.random() < 0.45 else "" for i in range(n)]
-    kana = np.asarray(_KANA)
-    japanese = ["".join(kana[rng.integers(0, len(kana), 4 + i % 4)]) for i in range(n)]
+               if has_english[i] else "" for i in range(n)]
+    kana_idx = rng.integers(0, len(_KANA), (n, 7))
+    japanese = ["".join(_KANA[k] for k in kana_idx[i, : 4 + i % 4]) for i in range(n)]
     day = aired.astype("datetime64[D]")
-    ym = pd.DatetimeIndex(day)
+    start = pd.DatetimeIndex(day)
     end = pd.DatetimeIndex(day + np.where(types == "TV", np.maximum(eps, 1) * 7, 0).astype("timedelta64[D]"))
+    sy, sm, sd = start.year.tolist(), start.month.tolist(), start.day.tolist()
+    ey, em, ed = end.year.tolist(), end.month.tolist(), end.day.tolist()
     aired_string = [
-        f"{_MONTHS[s.month - 1]} {s.day}, {s.year}" + (
-            " to ?" if air else "" if t != "TV" else f" to {_MONTHS[x.month - 1]} {x.day}, {x.year}")
-        for s, x, t, air in zip(ym, end, types, airing)]
-    aired_dict = [str({"from": s.strftime("%Y-%m-%d"), "to": None if air else x.strftime("%Y-%m-%d")})
-                  for s, x, air in zip(ym, end, airing)]
+        f"{_MONTHS[sm[i] - 1]} {sd[i]}, {sy[i]}" + (
+            " to ?" if airing[i] else "" if types[i] != "TV"
+            else f" to {_MONTHS[em[i] - 1]} {ed[i]}, {ey[i]}") for i in range(n)]
+    start_s = start.strftime("%Y-%m-%d").tolist()
+    end_s = end.strftime("%Y-%m-%d").tolist()
+    aired_dict = [str({"from": start_s[i], "to": None if airing[i] else end_s[i]}) for i in range(n)]
     duration = np.where(types == "Movie", "1 hr. 45 min.", np.where(types == "Music", "4 min.",
                         "24 min. per ep."))
     studio = np.asarray(_STUDIOS)[rng.integers(0, len(_STUDIOS), len(sizes))][franchise]
@@ -318,8 +322,7 @@ def _anime_texts(rng, franchise, pos, sizes, types, eps, aired, airing, genres):
         "duration": duration,
         "rating": np.asarray(_RATINGS)[rng.integers(0, len(_RATINGS), n)],
         "background": background,
-        "premiered": [f"{_SEASONS[s.month - 1]} {s.year}" if t == "TV" else ""
-                      for s, t in zip(ym, types)],
+        "premiered": [f"{_SEASONS[sm[i] - 1]} {sy[i]}" if types[i] == "TV" else "" for i in range(n)],
         "broadcast": np.where(types == "TV", "Fridays at Unknown", ""),
         "producer": producer,
         "licensor": np.where(rng.random(n) < 0.3, "Funimation", ""),
@@ -377,7 +380,12 @@ def _make_users(rng: np.random.Generator, size: Size, prm: GenParams) -> Users:
     parts = rng.integers(0, len(syl), (n, 3))
     digits = rng.integers(0, 1000, n)
     names = [f"{syl[a]}{syl[b]}{syl[c]}{d if d < 700 else ''}" for (a, b, c), d in zip(parts, digits)]
-    names = [f"{nm}_{u}" for u, nm in enumerate(names)]  # unique, like real usernames
+    seen: dict[str, int] = {}
+    for u, name in enumerate(names):  # usernames are unique: number the repeats
+        seen[name] = seen.get(name, 0) + 1
+        if seen[name] > 1:
+            names[u] = f"{name}_{seen[name]}"
+            seen[names[u]] = 1
     perm = rng.permutation(n)  # file order differs from generation order
     user_id = np.empty(n, np.int64)
     user_id[perm] = np.sort(rng.choice(np.arange(1, 7_500_000), n, replace=False))

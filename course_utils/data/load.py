@@ -439,7 +439,7 @@ def _build_cooper(files: dict[str, Path]) -> Dataset:
     ds = _assemble(rows, clean.ListArrays.concat([]), anime, users, report, files, has_timestamps=False)
     extra = pd.DataFrame({"file": [path.name], "rule": ["rating_minus_one"], "rows_removed": [0],
                           "rows_fixed": [n_minus_one],
-                          "description": ["rating -1 (watched without a score) becomes 0, 'not scored'"]})
+                          "description": ["rating -1, watched without a score (fixed: becomes 0, 'not scored')"]})
     ds.report = pd.concat([ds.report, extra], ignore_index=True)
     ds.interactions["timestamp"] = pd.NaT
     return ds

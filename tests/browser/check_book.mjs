@@ -148,6 +148,11 @@ for (const spec of config.pages) {
     if (sol.bodyVisible) fail(where, `solution ${sol.id} is shown open; it must start collapsed`);
   });
 
+  // Screenshots first, as a reader lands on the page (before any click scrolls it).
+  for (const shot of config.screenshots.filter((s) => s.path === spec.path)) {
+    await page.screenshot({ path: shot.file, fullPage: true });
+  }
+
   // A solution must open when clicked (the reader can see it).
   if (info.solutions.length) {
     const first = page.locator(".solution").first();
@@ -168,9 +173,6 @@ for (const spec of config.pages) {
     }
   }
 
-  for (const shot of config.screenshots.filter((s) => s.path === spec.path)) {
-    await page.screenshot({ path: shot.file, fullPage: true });
-  }
   loaded.set(url, new Set(info.ids));
   info.links.forEach((href) => links.push([where, href]));
   report.pages.push({ path: spec.path, title: info.title, heading: info.heading, math: info.math,
