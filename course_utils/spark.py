@@ -402,33 +402,76 @@ class SparkALS:
         if not hasattr(self, "model_"):
             raise RuntimeError("SparkALS is not fitted yet: call fit(train) first")
 
-    def fit(self, train: pd.DataFrame, valid: pd.DataFrame | None = None) -> "SparkALS":
-        """Fit on a pandas frame with ``user``, ``item``, ``rating``; returns ``self``.
+    def fit(self, train: "pd.DataFrame | DataFrame",
+            valid: pd.DataFrame | None = None) -> "SparkALS":
+        """Fit on ratings with columns ``user``, ``item``, ``rating``; returns ``self``.
 
-        ``valid`` (optional) is scored after training: ``valid_rmse_``.
+        ``train`` is a pandas frame, or a Spark DataFrame for data that does not fit
+        the driver (e.g. ``spark.read.parquet(...)`` on a cluster). ``valid``
+        (optional, pandas) is scored after training: ``valid_rmse_``.
         """
         from course_utils.metrics import rmse
         from course_utils.mf import _check_ratings
         from course_utils.recommend import seen_matrix
 
-        users, items, ratings = _check_ratings(train, "train")
         spark = self._session()
-        frame = to_spark(spark, train).cache()
+        if isinstance(train, pd.DataFrame):
+            users, items, ratings = _check_ratings(train, "train")
+            frame = to_spark(spark, train)
+            self.n_users_ = int(users.max()) + 1
+            self.n_items_ = int(items.max()) + 1
+            self.user_counts_ = np.bincount(users, minlength=self.n_users_)
+            self.item_counts_ = np.bincount(items, minlength=self.n_items_)
+            self.train_mean_ = float(ratings.mean())
+            self.rating_range_ = (float(ratings.min()), float(ratings.max()))
+            self.seen_ = seen_matrix(train, self.n_users_, self.n_items_)
+        else:
+            frame = self._describe_spark_frame(train)
+        frame = frame.cache()
         frame.count()  # materialise, so fit_seconds_ measures the ALS only
         t0 = time.perf_counter()
         self.model_ = self.estimator().fit(frame)
         self.fit_seconds_ = time.perf_counter() - t0
         frame.unpersist()
-        self.n_users_ = int(users.max()) + 1
-        self.n_items_ = int(items.max()) + 1
-        self.user_counts_ = np.bincount(users, minlength=self.n_users_)
-        self.item_counts_ = np.bincount(items, minlength=self.n_items_)
-        self.train_mean_ = float(ratings.mean())
-        self.rating_range_ = (float(ratings.min()), float(ratings.max()))
-        self.seen_ = seen_matrix(train, self.n_users_, self.n_items_)
+        self._train_frame = frame
         if valid is not None:
             self.valid_rmse_ = rmse(valid["rating"], self.predict(valid["user"], valid["item"]))
         return self
+
+    def _describe_spark_frame(self, train: "DataFrame") -> "DataFrame":
+        """Counts, mean and range of a Spark DataFrame of ratings, computed by Spark."""
+        from pyspark.sql import functions as F
+
+        missing = [c for c in ("user", "item", "rating") if c not in train.columns]
+        if missing:
+            raise ValueError(f"the Spark DataFrame lacks the column(s) {missing} "
+                             f"(it has {train.columns}); expected user, item, rating")
+        frame = train.select(F.col("user").cast("int"), F.col("item").cast("int"),
+                             F.col("rating").cast("float"))
+        row = frame.agg(F.max("user"), F.max("item"), F.mean("rating"), F.min("rating"),
+                        F.max("rating")).first()
+        self.n_users_, self.n_items_ = int(row[0]) + 1, int(row[1]) + 1
+        self.train_mean_ = float(row[2])
+        self.rating_range_ = (float(row[3]), float(row[4]))
+        for col, size, name in (("user", self.n_users_, "user_counts_"),
+                                ("item", self.n_items_, "item_counts_")):
+            counts = frame.groupBy(col).count().toPandas()
+            table = np.zeros(size, dtype=np.int64)
+            table[counts[col].to_numpy()] = counts["count"].to_numpy()
+            setattr(self, name, table)
+        self.seen_ = None  # the (user, item) pairs stay in Spark until needed
+        return frame
+
+    def _seen_of(self, users: np.ndarray) -> dict[int, set[int]]:
+        """Training items of ``users`` (from the kept matrix, or asked from Spark)."""
+        known = [int(u) for u in np.unique(users) if u < self.n_users_]
+        if self.seen_ is not None:
+            return {u: set(self.seen_[[u]].indices.tolist()) for u in known}
+        from pyspark.sql import functions as F
+
+        pairs = (self._train_frame.where(F.col("user").isin(known))
+                 .select("user", "item").toPandas())
+        return {int(u): set(group.tolist()) for u, group in pairs.groupby("user")["item"]}
 
     def transform(self, frame: pd.DataFrame | "DataFrame") -> "DataFrame":
         """Spark's own ``model.transform``: adds a ``prediction`` column (Spark DataFrame)."""
@@ -482,13 +525,14 @@ class SparkALS:
             pd.DataFrame({"user": np.unique(u).astype(np.int32)}))
         recs = self.model_.recommendForUserSubset(subset, n_ask).toPandas()
         ranked = dict(zip(recs["user"], recs["recommendations"]))
+        seen_by_user = self._seen_of(u) if exclude_seen else {}
         for row, user in enumerate(u):
             lists = ranked.get(user)
             if lists is None:
                 continue
             items = [r["item"] for r in lists]
-            if exclude_seen and user < self.n_users_:
-                seen = set(self.seen_[[int(user)]].indices.tolist())
+            if exclude_seen:
+                seen = seen_by_user.get(int(user), set())
                 items = [i for i in items if i not in seen]
             items = items[:k]
             out[row, :len(items)] = items
@@ -511,8 +555,12 @@ class SparkALS:
         saved with ``.save(path)`` for chapters that should not need Spark.
         """
         from course_utils.mf import FactorModel
+        from course_utils.recommend import seen_matrix
 
         H, G = self.factors()
+        if self.seen_ is None:  # trained from a Spark DataFrame: collect the pairs once
+            pairs = self._train_frame.select("user", "item").toPandas()
+            self.seen_ = seen_matrix(pairs, self.n_users_, self.n_items_)
         return FactorModel.from_arrays(
             H, G, mu=0.0, train_mean=self.train_mean_, user_counts=self.user_counts_,
             item_counts=self.item_counts_,

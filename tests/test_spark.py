@@ -158,6 +158,22 @@ def test_cold_start_users_and_items(fitted):
 
 
 @pytest.mark.spark
+def test_fit_from_a_spark_dataframe_equals_fit_from_pandas(fitted, spark):
+    """The cluster path: ratings that live in Spark (e.g. parquet) give the same model."""
+    from course_utils.spark import to_spark
+
+    model, train, test = fitted
+    other = SparkALS(rank=4, reg=0.1, max_iter=10, num_blocks=2, spark=spark)
+    other.fit(to_spark(spark, train))
+    assert other.seen_ is None and other.n_users_ == model.n_users_
+    np.testing.assert_array_equal(other.user_counts_, model.user_counts_)
+    np.testing.assert_allclose(other.predict(test["user"], test["item"]),
+                               model.predict(test["user"], test["item"]), rtol=1e-6)
+    np.testing.assert_array_equal(other.recommend([0, 5], k=8), model.recommend([0, 5], k=8))
+    assert other.to_factor_model().seen_.sum() == len(train)
+
+
+@pytest.mark.spark
 def test_many_iterations_do_not_overflow_the_stack(spark):
     """maxIter ≥ 15 overflowed the JVM stack without checkpoints and -Xss (STACK_NOTES)."""
     train, test = ratings(n_users=40, n_items=20, per_user=8)

@@ -94,6 +94,26 @@ _FIELDS = ("user", "anime", "score", "status", "episodes", "rewatching", "timest
 _DTYPES = (np.int32, np.int32, np.int8, np.int8, np.int32, np.int8, np.int64)
 
 
+def lookup(sorted_ids: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Position of each value in ``sorted_ids`` (unique, sorted), -1 where absent.
+
+    Uses a lookup table when the ids are small integers (MyAnimeList anime ids
+    are below 100,000), else a binary search.
+    """
+    values = np.asarray(values)
+    if len(sorted_ids) and 0 <= sorted_ids[0] and sorted_ids[-1] < 10_000_000:
+        table = np.full(int(sorted_ids[-1]) + 1, -1, np.int64)
+        table[sorted_ids] = np.arange(len(sorted_ids))
+        inside = (values >= 0) & (values <= sorted_ids[-1])
+        out = np.full(len(values), -1, np.int64)
+        out[inside] = table[values[inside]]
+        return out
+    pos = np.searchsorted(sorted_ids, values)
+    found = pos < len(sorted_ids)
+    found[found] = sorted_ids[pos[found]] == values[found]
+    return np.where(found, pos, -1)
+
+
 def _np(col: pa.Array, fill: int = 0) -> np.ndarray:
     return col.fill_null(fill).to_numpy(zero_copy_only=False) if col.null_count else col.to_numpy()
 
@@ -142,10 +162,8 @@ def stream_lists(batches: Iterable[tuple[int, pa.RecordBatch]], path: Path,
             ts_col = ts_col.cast(pa.int64())
         ts = _np(ts_col, -1).astype(np.int64)
         user = _np(pc.index_in(cols["username"], value_set=usernames), -1).astype(np.int64)
-        aid = cols["anime_id"].to_numpy()
-        pos = np.searchsorted(anime_ids, aid)
-        known_anime = pos < len(anime_ids)
-        known_anime[known_anime] = anime_ids[pos[known_anime]] == aid[known_anime]
+        pos = lookup(anime_ids, cols["anime_id"].to_numpy())
+        known_anime = pos >= 0
         rule = np.zeros(n, np.int8)  # 0 kept, else 1 + index in _STREAM_RULES
         checks = [
             np.isin(status, schema.INVALID_STATUSES),
@@ -161,7 +179,7 @@ def stream_lists(batches: Iterable[tuple[int, pa.RecordBatch]], path: Path,
         for code, r in enumerate(_STREAM_RULES, start=1):
             report.removed[r] += int(counts[code])
         rewatch = (_np(cols["my_rewatching"], 0) if "my_rewatching" in cols else np.zeros(n)).astype(np.int8)
-        arrays = ListArrays(user.astype(np.int32), pos.astype(np.int32), score.astype(np.int8),
+        arrays = ListArrays(user.astype(np.int32), np.maximum(pos, 0).astype(np.int32), score.astype(np.int8),
                             status.astype(np.int8), cols["my_watched_episodes"].to_numpy().astype(np.int32),
                             rewatch, ts)
         kept.append(arrays.take(np.flatnonzero(rule == 0)))
@@ -177,13 +195,28 @@ def stream_lists(batches: Iterable[tuple[int, pa.RecordBatch]], path: Path,
 
 def drop_duplicates(rows: ListArrays, report: Report, file: str) -> ListArrays:
     """Keep one row per (user, anime): the most recently updated (the last in the file on ties)."""
-    order = np.lexsort((rows.timestamp, rows.anime, rows.user))  # stable: file order on ties
-    u, a = rows.user[order], rows.anime[order]
-    last = np.r_[(u[1:] != u[:-1]) | (a[1:] != a[:-1]), True] if len(u) else np.zeros(0, bool)
-    keep = np.sort(order[last])
-    report.removed["duplicate_rows"] += len(rows) - len(keep)
     report.files["duplicate_rows"] = file
-    return rows.take(keep)
+    if len(rows) < 2:
+        return rows
+    key = rows.user.astype(np.int64) * (int(rows.anime.max()) + 1) + rows.anime
+    order = np.argsort(key, kind="stable")
+    k = key[order]
+    same = k[1:] == k[:-1]
+    if not same.any():
+        return rows
+    # only the rows of repeated pairs need the time order: sort those by (pair, time)
+    in_group = np.zeros(len(k), bool)
+    in_group[:-1] |= same
+    in_group[1:] |= same
+    members = order[in_group]  # file positions, grouped by pair, file order within a pair
+    members = members[np.lexsort((members, rows.timestamp[members], key[members]))]
+    mk = key[members]
+    latest = np.r_[mk[1:] != mk[:-1], True]  # the last row of each pair: latest, then last in file
+    drop = members[~latest]
+    keep = np.ones(len(rows), bool)
+    keep[drop] = False
+    report.removed["duplicate_rows"] += int(len(drop))
+    return rows.take(np.flatnonzero(keep))
 
 
 def fix_episodes(rows: ListArrays, series_episodes: np.ndarray, report: Report, file: str) -> None:

@@ -84,6 +84,7 @@ class GenParams:
     continuation_mean: float = 0.8
     plan_share: float = 0.1  # share of list entries that are "plan to watch"
     scored_share: float = 0.85  # mean probability of scoring a completed anime
+    never_scoring_share: float = 0.05  # users who never give a score
     # quirks of the raw files (shares of rows / users)
     duplicate_share: float = 0.003
     unknown_anime_share: float = 0.002
@@ -403,7 +404,9 @@ def _make_users(rng: np.random.Generator, size: Size, prm: GenParams) -> Users:
         factors=rng.normal(0, sd_p, (n, k)) * _dim_scale(prm),
         n_hist=n_hist, n_plan=n_plan,
         continuation=np.clip(rng.beta(8 * prm.continuation_mean, 8 * (1 - prm.continuation_mean), n), 0, 1),
-        scores_share=rng.beta(6, 6 * (1 - prm.scored_share) / prm.scored_share, n),
+        # most users score most of what they finish; a few never score anything
+        scores_share=np.where(rng.random(n) < prm.never_scoring_share, 0.0,
+                              rng.beta(6, 6 * (1 - prm.scored_share) / prm.scored_share, n)),
         fills_dates=rng.random(n) < 0.3,
         empty_rewatching=rng.random(n) < 0.4,
         join=join, last=last, gender=gender, location=location, birth_date=birth_s,

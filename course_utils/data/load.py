@@ -333,18 +333,17 @@ def _assemble(kept: clean.ListArrays, other: clean.ListArrays, anime: pd.DataFra
                               fix="check that the user, anime and list files belong together")
     user_rows = np.unique(kept.user)
     anime_rows = np.unique(kept.anime)
-    uid = np.searchsorted(user_rows, kept.user).astype(np.int32)
-    iid = np.searchsorted(anime_rows, kept.anime).astype(np.int32)
-    order = np.lexsort((iid, kept.timestamp, uid))
-    interactions = _frame(uid[order], iid[order], kept.take(order))
+    uid = clean.lookup(user_rows, kept.user)
+    iid = clean.lookup(anime_rows, kept.anime)
+    order = _time_order(uid, kept.timestamp, iid)
+    interactions = _frame(uid[order].astype(np.int32), iid[order].astype(np.int32), kept.take(order))
     # the other statuses of the same users and anime
-    ou = np.searchsorted(user_rows, other.user)
-    oi = np.searchsorted(anime_rows, other.anime)
-    ok = (ou < len(user_rows)) & (oi < len(anime_rows))
-    ok[ok] &= (user_rows[ou[ok]] == other.user[ok]) & (anime_rows[oi[ok]] == other.anime[ok])
-    o = other.take(np.flatnonzero(ok))
-    oorder = np.lexsort((oi[ok], o.timestamp, ou[ok]))
-    other_frame = _frame(ou[ok][oorder].astype(np.int32), oi[ok][oorder].astype(np.int32), o.take(oorder))
+    ou = clean.lookup(user_rows, other.user)
+    oi = clean.lookup(anime_rows, other.anime)
+    ok = np.flatnonzero((ou >= 0) & (oi >= 0))
+    o, ou, oi = other.take(ok), ou[ok], oi[ok]
+    oorder = _time_order(ou, o.timestamp, oi)
+    other_frame = _frame(ou[oorder].astype(np.int32), oi[oorder].astype(np.int32), o.take(oorder))
 
     anime_out = anime.iloc[anime_rows].reset_index(drop=True)
     anime_out.index.name = "item"
@@ -365,12 +364,23 @@ def _assemble(kept: clean.ListArrays, other: clean.ListArrays, anime: pd.DataFra
                    users=users_out, report=report.frame(), truth=None, source="", meta=meta)
 
 
+def _time_order(user: np.ndarray, ts: np.ndarray, item: np.ndarray) -> np.ndarray:
+    """Row order by user, then time, then item id (one sort of one combined key when it fits)."""
+    if len(ts) == 0:
+        return np.zeros(0, np.int64)
+    t = ts - ts.min()
+    span, n_items = int(t.max()) + 1, int(item.max()) + 1
+    if span * n_items * (int(user.max()) + 1) < 2**62:
+        return np.argsort((user.astype(np.int64) * span + t) * n_items + item, kind="stable")
+    return np.lexsort((item, ts, user))
+
+
 def _frame(user: np.ndarray, item: np.ndarray, rows: clean.ListArrays) -> pd.DataFrame:
-    ts = rows.timestamp
+    ts = rows.timestamp  # seconds since 1970, -1 = missing
+    nanoseconds = np.where(ts >= 0, ts * 1_000_000_000, np.iinfo(np.int64).min)  # min = NaT
     return pd.DataFrame({
         "user": user, "item": item, "rating": rows.score.astype(np.int8),
-        "timestamp": pd.to_datetime(np.where(ts >= 0, ts, np.iinfo(np.int64).min).astype("datetime64[s]")
-                                    ).astype("datetime64[ns]") if len(ts) else pd.to_datetime([]),
+        "timestamp": nanoseconds.view("datetime64[ns]"),
         "status": rows.status.astype(np.int8), "watched_episodes": rows.episodes.astype(np.int32),
         "rewatching": rows.rewatching.astype(np.int8),
     })
@@ -501,8 +511,8 @@ def _map_truth(folder: Path, ds: Dataset) -> Truth:
     if "record_user" in t:
         key_gen = t["record_user"].astype(np.int64) * n_gen_items + t["record_item"]
         key_ds = gen_user[inter["user"].to_numpy()].astype(np.int64) * n_gen_items + gen_item[inter["item"].to_numpy()]
-        order = np.argsort(key_gen, kind="stable")
-        pos = order[np.searchsorted(key_gen, key_ds, sorter=order)]
+        order = np.argsort(key_gen)
+        pos = order[np.searchsorted(key_gen[order], key_ds)]
         record_draw = t["record_draw"][pos].astype(np.int8)
         record_phase = t["record_phase"][pos].astype(np.int16)
     truth = Truth(
