@@ -49,7 +49,7 @@ def _run_on(chapter: str, source: str, sample: Path, tmp_path: Path) -> dict:
     """Execute ``chapter`` with ``DATA_SOURCE = source`` on a copy of a sample folder."""
     import papermill
 
-    from course_utils.runner import to_ipynb
+    from course_utils.runner import _kernel_manager_class, to_ipynb
 
     home = tmp_path / "home"
     shutil.copytree(sample, home / "data" / source)
@@ -63,7 +63,8 @@ def _run_on(chapter: str, source: str, sample: Path, tmp_path: Path) -> dict:
         papermill.execute_notebook(str(notebook), str(tmp_path / "out.ipynb"),
                                    parameters={"PROFILE": "ci", "SEED": 42, "DATA_SOURCE": source},
                                    kernel_name="python3", cwd=str(home / "notebooks"),
-                                   progress_bar=False, log_output=False)
+                                   progress_bar=False, log_output=False,
+                                   kernel_manager_class=_kernel_manager_class())
     finally:
         os.environ.clear()
         os.environ.update(before)

@@ -1,0 +1,125 @@
+"""Chapter 12's models: genre context and causal self-attention (course_utils.sequence)."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytest.importorskip("tensorflow")
+
+import keras  # noqa: E402
+
+from course_utils.sequence.attention import (SelfAttentionModel, build_sasrec,  # noqa: E402
+                                             sasrec_sequence)
+from course_utils.sequence.context import (GenreContextModel, build_genre_context,  # noqa: E402
+                                           genre_table)
+
+N_ITEMS, N_GENRES, L = 15, 4, 5
+GENRES = (np.random.default_rng(0).random((N_ITEMS, N_GENRES)) < 0.4).astype(np.float32)
+
+
+def _frame(n_users: int = 30, length: int = 8) -> tuple[pd.DataFrame, pd.DataFrame]:
+    rng = np.random.default_rng(1)
+    starts = rng.integers(0, N_ITEMS, n_users)
+    items = (starts[:, None] + np.arange(length)[None, :]) % N_ITEMS
+    frame = pd.DataFrame({"user": np.repeat(np.arange(n_users), length), "item": items.ravel(),
+                          "timestamp": np.tile(np.arange(length), n_users)})
+    last = frame["timestamp"] == length - 1
+    return frame[~last], frame[last]
+
+
+def test_genre_table_pads_row_zero():
+    table = genre_table(GENRES)
+    assert table.shape == (N_ITEMS + 1, N_GENRES)
+    assert not table[0].any() and np.array_equal(table[1:], GENRES)
+    with pytest.raises(ValueError, match="n_items, n_genres"):
+        genre_table(GENRES[0])
+
+
+def test_genre_context_shapes_and_frozen_lookup():
+    net = build_genre_context(N_ITEMS, GENRES, seq_len=L, embedding_dim=6, genre_dim=3,
+                              units=(5,))
+    assert net.input_shape == (None, L) and net.output_shape == (None, N_ITEMS)
+    lookup = net.get_layer("genre_table")
+    assert not lookup.trainable
+    windows = np.array([[0, 0, 1, 2, 3]], dtype="int32")
+    multi_hot = keras.Model(net.input, lookup.output).predict(windows, verbose=0)
+    assert multi_hot.shape == (1, L, N_GENRES)
+    np.testing.assert_array_equal(multi_hot[0, 2:], GENRES[[0, 1, 2]])  # input = item + 1
+    assert not multi_hot[0, :2].any()  # padding has no genres
+    assert net.get_layer("item_and_genres").output.shape[-1] == 6 + 3
+    with pytest.raises(ValueError, match="one genre row per catalogue item"):
+        build_genre_context(N_ITEMS + 1, GENRES, seq_len=L)
+
+
+def test_genre_context_model_fits_recommends_and_keeps_the_table_frozen(tmp_path):
+    train, valid = _frame()
+    model = GenreContextModel(GENRES, seq_len=L, epochs=2, batch_size=32, embedding_dim=6,
+                              genre_dim=3, units=(8,), seed=3).fit(train, valid)
+    recs = model.recommend([0, 1, 2], k=4)
+    assert recs.shape == (3, 4)
+    np.testing.assert_array_equal(model.model_.get_layer("genre_table").get_weights()[0][1:],
+                                  GENRES)
+    path = model.save(tmp_path / "gc.keras")
+    again = GenreContextModel.load(path, histories=train)
+    np.testing.assert_allclose(again.score([0, 1]), model.score([0, 1]), rtol=1e-5)
+
+
+def test_sasrec_shapes():
+    net = build_sasrec(N_ITEMS, seq_len=L, embedding_dim=8, n_blocks=2, n_heads=2)
+    assert net.input_shape == (None, L) and net.output_shape == (None, N_ITEMS)
+    with pytest.raises(ValueError, match="divisible by n_heads"):
+        build_sasrec(N_ITEMS, seq_len=L, embedding_dim=6, n_heads=4)
+
+
+@pytest.mark.parametrize("t", [0, 2, 3])
+def test_attention_is_causal(t):
+    """The output at position t does not change when any input after t changes."""
+    keras.utils.set_random_seed(0)
+    inp, seq = sasrec_sequence(L, N_ITEMS, embedding_dim=8, n_blocks=2, n_heads=2, dropout=0.0)
+    encoder = keras.Model(inp, seq)
+    rng = np.random.default_rng(t)
+    x = rng.integers(0, N_ITEMS + 1, size=(6, L)).astype("int32")
+    x[:, 0] = 0  # include padding
+    changed = x.copy()
+    changed[:, t + 1:] = (x[:, t + 1:] % N_ITEMS) + 1  # every later item replaced
+    a, b = encoder.predict(x, verbose=0), encoder.predict(changed, verbose=0)
+    np.testing.assert_allclose(a[:, :t + 1], b[:, :t + 1], rtol=1e-5, atol=1e-6)
+    assert np.abs(a[:, t + 1:] - b[:, t + 1:]).max() > 1e-4  # the later outputs do move
+
+
+def test_self_attention_model_fits_saves_and_loads(tmp_path):
+    train, valid = _frame()
+    model = SelfAttentionModel(n_items=N_ITEMS, seq_len=L, epochs=2, batch_size=32,
+                               embedding_dim=8, n_blocks=1, n_heads=2, seed=2).fit(train, valid)
+    assert model.recommend([0, 1], k=3).shape == (2, 3)
+    assert model.params()["architecture"] == "sasrec"
+    again = SelfAttentionModel.load(model.save(tmp_path / "sa.keras"), histories=train)
+    np.testing.assert_allclose(again.score([0]), model.score([0]), rtol=1e-5)
+
+
+@pytest.mark.notebooks
+def test_chapter_12_alignment_table(chapter_results):
+    results = chapter_results("12_beyond_the_thesis")
+    table = results["alignment_table"]
+    for name, row in table.items():
+        assert 0 < row["coverage"] <= 1, name
+    random = table["Random"]["genre_cosine"]
+    for name in ("GRU (ids)", "GRU + genres", "Self-attention"):
+        assert table[name]["genre_cosine"] > random, name
+    assert results["causal_max_change_before_4"] == 0.0
+    low, high = results["recall20_genre_gain_ci"]
+    assert low <= high
+
+
+@pytest.mark.notebooks
+def test_chapter_11_alignment_covers_every_model(chapter_results):
+    results = chapter_results("11_recommending_for_a_user")
+    names = results["alignment_models"]
+    assert {"Random", "MostPopular", "UserItemBias", "Ensemble-Ridge", "BiLSTM",
+            "GRU"} <= set(names)
+    coverage = {k: v for k, v in results.items() if k.startswith("coverage_")}
+    assert len(coverage) == len(names)
+    assert all(0 < v <= 1 for v in coverage.values())
+    assert results["alignment_bilstm"] > results["alignment_random"]
+    assert results["alignment_gru"] > results["alignment_random"]
