@@ -13,7 +13,8 @@ that reading into numbers that can be measured for every user and every model:
 - :func:`cosine_similarity` and :func:`jensen_shannon`: how close two such
   distributions are (row by row);
 - :func:`genre_alignment`: both, plus the share of recommended anime that carry
-  one of the user's three favourite genres, per user;
+  one of the user's three favourite genres, and the share that carry *no* genre
+  the user has ever watched ("off-taste"), per user;
 - :func:`beyond_accuracy`: alignment, popularity and catalogue coverage of one
   model's lists (popularity and coverage come from :mod:`course_utils.metrics`).
 
@@ -200,16 +201,18 @@ def genre_alignment(histories: Sequence[Any], recommended: np.ndarray,
     -------
     pandas.DataFrame
         One row per user: ``cosine`` (cosine similarity of the two genre
-        distributions), ``js`` (their Jensen–Shannon divergence) and
+        distributions), ``js`` (their Jensen–Shannon divergence),
         ``favourite_share`` (share of recommended anime with at least one of
-        the user's ``n_favourite`` favourite genres).
+        the user's ``n_favourite`` favourite genres) and ``off_taste_share``
+        (share of recommended anime none of whose genres appears anywhere in
+        the history).
 
     Example
     -------
     >>> G = np.array([[1, 0], [0, 1], [1, 0]], dtype=np.float32)
     >>> genre_alignment([np.array([0, 2])], np.array([[2, 1]]), G, n_favourite=1).round(3)
-       cosine     js  favourite_share
-    0   0.707  0.311              0.5
+       cosine     js  favourite_share  off_taste_share
+    0   0.707  0.311              0.5              0.5
     """
     recommended = np.asarray(recommended)
     if recommended.ndim != 2 or len(recommended) != len(histories):
@@ -226,11 +229,18 @@ def genre_alignment(histories: Sequence[Any], recommended: np.ndarray,
     # own[u, j]: does recommended item j of user u carry one of u's favourite genres?
     own = np.einsum("ujg,ug->uj", genres[np.where(valid, recommended, 0)],
                     favourite.astype(np.float32)) > 0
+    # shared[u, j]: does recommended item j share any genre with u's whole history?
+    shared = np.einsum("ujg,ug->uj", genres[np.where(valid, recommended, 0)],
+                       (hist > 0).astype(np.float32)) > 0
     n_valid = valid.sum(axis=1)
-    share = np.divide((own & valid).sum(axis=1), n_valid, out=np.zeros(len(valid)),
-                      where=n_valid > 0)
+
+    def share_of(flags: np.ndarray) -> np.ndarray:
+        return np.divide((flags & valid).sum(axis=1), n_valid, out=np.zeros(len(valid)),
+                         where=n_valid > 0)
+
     return pd.DataFrame({"cosine": cosine_similarity(hist, recs),
-                         "js": jensen_shannon(hist, recs), "favourite_share": share})
+                         "js": jensen_shannon(hist, recs), "favourite_share": share_of(own),
+                         "off_taste_share": share_of(~shared)})
 
 
 def beyond_accuracy(recommended: np.ndarray, histories: Sequence[Any], genres: np.ndarray,
@@ -240,8 +250,8 @@ def beyond_accuracy(recommended: np.ndarray, histories: Sequence[Any], genres: n
     Returns
     -------
     dict
-        ``genre_cosine``, ``genre_js`` and ``favourite_share`` (means over
-        users, see :func:`genre_alignment`), ``popularity`` (mean
+        ``genre_cosine``, ``genre_js``, ``favourite_share`` and
+        ``off_taste_share`` (means over users, see :func:`genre_alignment`), ``popularity`` (mean
         ``item_popularity`` of the recommended anime,
         :func:`course_utils.metrics.popularity_at_k`) and ``coverage`` (share of
         the catalogue in at least one list, :func:`course_utils.metrics.coverage_at_k`).
@@ -258,6 +268,7 @@ def beyond_accuracy(recommended: np.ndarray, histories: Sequence[Any], genres: n
     return {"genre_cosine": float(align["cosine"].mean()),
             "genre_js": float(align["js"].mean()),
             "favourite_share": float(align["favourite_share"].mean()),
+            "off_taste_share": float(align["off_taste_share"].mean()),
             "popularity": popularity_at_k(recs, item_popularity, k),
             "coverage": coverage_at_k(recs, len(genres), k)}
 

@@ -233,8 +233,13 @@ class FactorModel(TopKMixin):
         pred[~both] += self.train_mean_ - self.mu_  # fallback: the training mean
         return self._finish(pred)
 
-    def score(self, users: Any) -> np.ndarray:
-        """Predicted ratings of every catalogue item, one row per user."""
+    def score(self, users: Any, clip: bool | None = None) -> np.ndarray:
+        """Predicted ratings of every catalogue item, one row per user.
+
+        ``clip`` (default: the model's setting) clips to the training range;
+        :meth:`recommend` ranks the unclipped scores, so that items predicted above
+        the top of the scale keep their order instead of tying at the maximum.
+        """
         self._check_fitted()
         u = _ids(users, "users")
         ku = self._known(u, self.user_counts_)
@@ -245,7 +250,22 @@ class FactorModel(TopKMixin):
                       ki[:, None], self.item_factors_, 0.0).T)
         unknown = ~(ku[:, None] & ki[None, :])
         scores[unknown] += self.train_mean_ - self.mu_
+        if clip is False:
+            return scores
         return self._finish(scores)
+
+    def recommend(self, users: Any, k: int, exclude_seen: bool = True,
+                  batch_size: int = 2048) -> np.ndarray:
+        """The top-``k`` item ids for each user, best first (shape ``(len(users), k)``).
+
+        Ranked by the unclipped predicted rating; with ``exclude_seen`` the items of
+        the user's training ratings are left out.
+        """
+        from course_utils.recommend import recommend
+
+        self._check_fitted()
+        return recommend(lambda u: self.score(u, clip=False), users, k,
+                         seen=self.seen_ if exclude_seen else None, batch_size=batch_size)
 
     # -- the objective of eq. 4.2 -------------------------------------------
     def _objective(self, users: np.ndarray, items: np.ndarray, ratings: np.ndarray,

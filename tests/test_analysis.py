@@ -68,6 +68,8 @@ def test_alignment_favourite_share_per_user():
     # user 0's favourite genre is 0: item 3 has it, item 2 does not; user 1 likes genre 2 only
     assert out["favourite_share"].tolist() == [0.5, 0.0]
     assert out["cosine"].iloc[1] == 0.0 and out["js"].iloc[1] == 1.0
+    # item 2 (genre 2) shares nothing with user 0's genres {0, 1}; item 1 nothing with {2}
+    assert out["off_taste_share"].tolist() == [0.5, 1.0]
     with pytest.raises(ValueError, match="one row per history"):
         genre_alignment(histories, recs[:1], G)
 

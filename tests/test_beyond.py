@@ -104,9 +104,10 @@ def test_chapter_12_alignment_table(chapter_results):
     table = results["alignment_table"]
     for name, row in table.items():
         assert 0 < row["coverage"] <= 1, name
-    random = table["Random"]["genre_cosine"]
-    for name in ("GRU (ids)", "GRU + genres", "Self-attention"):
-        assert table[name]["genre_cosine"] > random, name
+        assert 0 <= row["off_taste_share"] <= 1, name
+    assert {"GRU (ids)", "GRU + genres", "Self-attention", "MostPopular"} <= set(table)
+    # a random list reaches more of the catalogue than any trained ranking
+    assert table["Random"]["coverage"] >= max(row["coverage"] for row in table.values())
     assert results["causal_max_change_before_4"] == 0.0
     low, high = results["recall20_genre_gain_ci"]
     assert low <= high
@@ -121,5 +122,6 @@ def test_chapter_11_alignment_covers_every_model(chapter_results):
     coverage = {k: v for k, v in results.items() if k.startswith("coverage_")}
     assert len(coverage) == len(names)
     assert all(0 < v <= 1 for v in coverage.values())
-    assert results["alignment_bilstm"] > results["alignment_random"]
-    assert results["alignment_gru"] > results["alignment_random"]
+    # a rating model's list leans on what everyone scores well; a sequence model's does not
+    overlap = results["overlap_with_item_bias"]
+    assert overlap["Ensemble-Ridge"] > overlap["BiLSTM"]

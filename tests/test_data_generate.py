@@ -149,3 +149,14 @@ def test_normal_cdf_matches_scipy():
 
     z = np.linspace(-9, 9, 2001)
     np.testing.assert_allclose(normal_cdf(z), ndtr(z), rtol=0, atol=2e-7)
+
+
+@pytest.mark.parametrize("n, m", [(3000, 90), (200, 90), (90, 90), (50, 90), (5000, 1)])
+def test_top_m_matches_a_full_sort(n, m):
+    from course_utils.data.generate import _top_m
+
+    rng = np.random.default_rng(n)
+    keys = rng.gumbel(size=(64, n)).astype(np.float32) + np.linspace(0, 3, n, dtype=np.float32)
+    got = _top_m(keys, m)
+    expected = np.argsort(-keys, axis=1, kind="stable")[:, :min(m, n)]
+    np.testing.assert_array_equal(got, expected)

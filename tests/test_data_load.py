@@ -1,7 +1,6 @@
 """load(): the hand-made Kaggle sample, the CooperUnion sample, synthetic data and the cache."""
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -76,12 +75,16 @@ def test_cooper_source(tmp_path):
     assert ds.truth is None and not ds.has_timestamps
 
 
+def _entries(cache: Path) -> list[Path]:
+    return [p for p in (cache / "data").iterdir() if not p.name.startswith(".")]
+
+
 def test_cache_is_used_and_invalidated(tmp_path):
     folder = tmp_path / "raw"
     shutil.copytree(FIXTURES / "kaggle_sample", folder)
     cache = tmp_path / "cache"
     first = load("kaggle", data_dir=folder, cache_dir=cache)
-    (entry,) = list((cache / "data").iterdir())
+    (entry,) = _entries(cache)
     stamp = (entry / "meta.json").stat().st_mtime_ns
     second = load("kaggle", data_dir=folder, cache_dir=cache)
     assert (entry / "meta.json").stat().st_mtime_ns == stamp  # read, not rebuilt
@@ -92,10 +95,10 @@ def test_cache_is_used_and_invalidated(tmp_path):
     lists = folder / "UserAnimeList.csv"
     lists.write_text(lists.read_text().replace("bskai,11013,12", "bskai,11013,11"))
     third = load("kaggle", data_dir=folder, cache_dir=cache)
-    (entry2,) = list((cache / "data").iterdir())
+    (entry2,) = _entries(cache)
     assert entry2 != entry
     assert len(third.interactions) == len(first.interactions)
-    assert not [p for p in (cache / "data").iterdir() if p.name.startswith(".")]  # no temp left
+    assert not [p for p in (cache / "data").iterdir() if ".tmp-" in p.name]  # no temp left
 
 
 def test_synthetic_load_and_truth_alignment(tmp_path):
@@ -115,9 +118,19 @@ def test_synthetic_load_and_truth_alignment(tmp_path):
 
 
 def test_default_paths_follow_profile_and_seed(monkeypatch, tmp_path):
-    monkeypatch.setenv("COURSE_HOME", str(tmp_path))
-    from course_utils.data import generate as gen_module  # noqa: F401
     from course_utils.data.generate import generated_dir
 
+    monkeypatch.setenv("COURSE_HOME", str(tmp_path))
     assert generated_dir("ci", 5) == tmp_path / "data" / "generated" / "ci-seed5"
-    assert os.environ["COURSE_HOME"] == str(tmp_path)
+
+
+def test_concurrent_loads_build_the_cache_once(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    folder = generate("ci", seed=4, out_dir=tmp_path / "g", n_users=60, n_items=80, mean_history=15)
+    with ThreadPoolExecutor(3) as pool:
+        sets = list(pool.map(lambda _: load("synthetic", data_dir=folder, cache_dir=tmp_path / "c"),
+                             range(3)))
+    assert len(_entries(tmp_path / "c")) == 1
+    for ds in sets[1:]:
+        pd.testing.assert_frame_equal(ds.interactions, sets[0].interactions)

@@ -307,3 +307,12 @@ def test_early_stopping_keeps_the_best_epoch(data, cls, kw):
     assert model.best_epoch_ == int(np.argmin(curve)) + 1
     assert len(curve) == model.best_epoch_ + 3  # stopped after 3 epochs without progress
     assert _rmse(model, valid) == pytest.approx(min(curve), rel=1e-12)
+
+
+def test_recommend_ranks_unclipped_scores():
+    """Two items both predicted above 10 keep their order (clipping would tie them)."""
+    H = np.array([[1.0]])
+    G = np.array([[11.0], [12.0], [5.0]])
+    model = FactorModel.from_arrays(H, G, rating_range=(1.0, 10.0))
+    assert model.predict([0, 0], [0, 1]).tolist() == [10.0, 10.0]
+    assert model.recommend([0], k=2, exclude_seen=False).tolist() == [[1, 0]]

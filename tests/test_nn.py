@@ -48,7 +48,11 @@ def test_builder_has_the_thesis_architecture():
     kinds = [type(layer).__name__ for layer in net.layers]
     assert kinds.count("Embedding") == 2 and kinds.count("Flatten") == 2
     assert "Concatenate" in kinds
-    assert kinds.count("Dropout") == 3  # after the concatenation and after each hidden layer
+    assert kinds.count("Dropout") == 2  # after each hidden layer
+    assert net.get_layer("dropout_1").rate == 0.5
+    with_input_dropout = build_rating_network(50, 20, embedding_size=6, dense_units=(12, 4),
+                                              embedding_dropout=0.2)
+    assert with_input_dropout.get_layer("dropout_0").rate == 0.2
     dense = [layer for layer in net.layers if type(layer).__name__ == "Dense"]
     assert [d.units for d in dense] == [12, 4, 1]
     assert [d.activation.__name__ for d in dense] == ["relu", "relu", "linear"]
@@ -77,6 +81,7 @@ def test_builder_without_dropout_and_with_initial_rating():
 
 @pytest.mark.parametrize("kwargs, phrase", [
     ({"dropout": 1.0}, "dropout"),
+    ({"embedding_dropout": -0.1}, "embedding_dropout"),
     ({"loss": "rmse"}, "loss"),
     ({"embedding_size": 0}, "embedding_size"),
     ({"dense_units": (8, 0)}, "dense_units"),

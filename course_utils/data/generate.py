@@ -58,6 +58,7 @@ import pyarrow.compute as pc
 from course_utils import paths
 from course_utils.config import get_profile
 from course_utils.data import schema
+from course_utils.data.lock import file_lock
 
 GENERATOR_VERSION = 2
 CHUNK_USERS = 1000  # users per chunk: fixed, so the output never depends on memory
@@ -237,12 +238,13 @@ def _make_catalogue(rng: np.random.Generator, n_items: int, prm: GenParams) -> C
         multi_hot[f, list(gs)] = 1.0 / np.sqrt(len(gs))
     fr_q = 0.75 * multi_hot @ emb + 0.66 * rng.normal(0, 1, (n_fr, k))
     fr_q /= fr_q.std(axis=0, keepdims=True)
+    # franchise part (sd 1) + entry part (sd 0.3), divided by sqrt(1 + 0.3**2) = 1.044
     factors = (np.repeat(fr_q, sizes, axis=0) + 0.3 * rng.normal(0, 1, (n_items, k))) * sd_q / 1.044
     factors *= _dim_scale(prm)
     # bias: popular franchises are rated a little higher
     z_pop = (fr_pop - fr_pop.mean()) / fr_pop.std()
     fr_bias = 0.35 * z_pop + 0.85 * rng.normal(0, 1, n_fr)
-    bias = prm.item_bias_sd * (np.repeat(fr_bias, sizes) * 0.9 + 0.4 * rng.normal(0, 1, n_items)) / 1.0
+    bias = prm.item_bias_sd * (np.repeat(fr_bias, sizes) * 0.9 + 0.4 * rng.normal(0, 1, n_items))
     bias = bias - bias.mean()
 
     titles, extra = _anime_texts(rng, franchise, pos, sizes, types, eps, aired, airing, genres)
@@ -496,6 +498,17 @@ def _pick_logits(cat: Catalogue, prm: GenParams) -> tuple[np.ndarray, float]:
     return cat.logpop - cat.sequel_penalty, prm.taste_beta / prm.interaction_sd
 
 
+def _top_m(keys: np.ndarray, m: int) -> np.ndarray:
+    """Column indices of the ``m`` largest keys of each row, largest first."""
+    n = keys.shape[1]
+    if m >= n:
+        top = np.broadcast_to(np.arange(n), keys.shape)
+    else:
+        top = np.argpartition(keys, n - m, axis=1)[:, n - m:]
+    order = np.argsort(-np.take_along_axis(keys, top, axis=1), axis=1, kind="stable")
+    return np.take_along_axis(top, order, axis=1)
+
+
 def _chunk(seed: int, c: int, lo: int, hi: int, cat: Catalogue, users: Users,
            prm: GenParams) -> dict[str, np.ndarray]:
     """Generate the list entries of users ``lo:hi`` (generator indices)."""
@@ -525,10 +538,7 @@ def _chunk(seed: int, c: int, lo: int, hi: int, cat: Catalogue, users: Users,
             np.log(noise, out=noise)  # log(-log u): minus a Gumbel variable
         keys -= noise
         del noise
-        top = np.argpartition(keys, n_items - m, axis=1)[:, n_items - m:] if m < n_items else \
-            np.broadcast_to(np.arange(n_items), (r1 - r0, n_items)).copy()
-        order = np.argsort(-np.take_along_axis(keys, top, axis=1), axis=1, kind="stable")
-        cand[r0:r1] = np.take_along_axis(top, order, axis=1)
+        cand[r0:r1] = _top_m(keys, m)
     total = n_hist + n_plan
     rec_off = np.cumsum(total) - total
     n_rec = int(total.sum())
@@ -589,14 +599,12 @@ def _entry_values(rng, out, cat: Catalogue, users: Users, prm: GenParams, n_hist
     before = np.repeat(csum[starts] - gaps[starts], counts)
     total = np.repeat(csum[np.r_[starts[1:], n] - 1], counts) - before
     frac = (csum - before) / (total + np.repeat(gaps[starts], counts))
-    hist_pos = np.minimum(pos, n_hist_rec - 1)
     join = users.join[user].astype(np.int64)
     span = users.last[user].astype(np.int64) - join - np.repeat(counts, counts)
     span = np.maximum(span, 3600)
     hist_ts = join + np.floor(frac * span).astype(np.int64) + pos
     plan_ts = join + np.floor(rng.random(n) * span).astype(np.int64)
     ts = np.where(planning, plan_ts, hist_ts)
-    del hist_pos
     out.update(status=status, score=score, watched=watched.astype(np.int64),
                rewatch=rewatch.astype(np.int8), rewatch_ep=rewatch_ep, ts=ts,
                latent=x)
@@ -806,12 +814,25 @@ def generate(profile: str = "ci", seed: int = 42, out_dir: str | Path | None = N
     out = Path(out_dir) if out_dir is not None else generated_dir(profile, seed)
     meta = {"generator_version": GENERATOR_VERSION, "profile": profile, "seed": seed,
             "size": asdict(size), "params": asdict(prm)}
-    if out.exists() and not overwrite:
-        try:
-            if json.loads((out / "generator.json").read_text()) == meta:
-                return out
-        except (OSError, ValueError):
-            pass
+    if not overwrite and _complete(out, meta):
+        return out
+    with file_lock(out):  # another process may be generating the same folder
+        if not overwrite and _complete(out, meta):
+            return out
+        _write_folder(out, meta, size, seed, prm, keep_record_truth, progress)
+    return out
+
+
+def _complete(out: Path, meta: dict) -> bool:
+    try:
+        return json.loads((out / "generator.json").read_text()) == meta
+    except (OSError, ValueError):
+        return False
+
+
+def _write_folder(out: Path, meta: dict, size: Size, seed: int, prm: GenParams,
+                  keep_record_truth: bool | None, progress: bool) -> None:
+    """Generate into a temporary folder, then rename it to ``out``."""
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
     if tmp.exists():
@@ -828,7 +849,6 @@ def generate(profile: str = "ci", seed: int = 42, out_dir: str | Path | None = N
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
-    return out
 
 
 def _generate_into(folder: Path, size: Size, seed: int, prm: GenParams,

@@ -42,6 +42,7 @@ import pyarrow.parquet as pq
 from course_utils import paths
 from course_utils.config import check_source
 from course_utils.data import clean, read, schema
+from course_utils.data.lock import file_lock
 from course_utils.data.errors import (KAGGLE_COOPER_INSTRUCTIONS, KAGGLE_MAL_INSTRUCTIONS,
                                       DataFilesMissingError, DataFormatError)
 from course_utils.data.truth import Truth
@@ -207,7 +208,7 @@ def _write_cache(target: Path, ds: Dataset) -> None:
             shutil.rmtree(tmp, ignore_errors=True)
     stem = target.name.rsplit("-", 1)[0]
     for old in target.parent.glob(f"{stem}-*"):  # older versions of the same dataset
-        if old != target and not old.name.startswith("."):
+        if old != target and old.is_dir():
             shutil.rmtree(old, ignore_errors=True)
 
 
@@ -282,12 +283,22 @@ def load(source: str = "synthetic", data_dir: str | Path | None = None, profile:
         folder = Path(data_dir) if data_dir is not None else paths.data_dir() / "kaggle_cooper"
         files = _cooper_files(folder)
         inputs = list(files.values())
-    target = None
-    if cache:
-        root = Path(cache_dir) if cache_dir is not None else paths.cache_dir()
-        target = _cache_folder(root, source, folder, list(dict.fromkeys(inputs)))
+    if not cache:
+        return _build(source, folder, files, profile, seed)
+    root = Path(cache_dir) if cache_dir is not None else paths.cache_dir()
+    target = _cache_folder(root, source, folder, list(dict.fromkeys(inputs)))
+    if (target / "meta.json").exists():
+        return _read_cache(target, source)
+    with file_lock(target):  # another process may be building the same cache
         if (target / "meta.json").exists():
             return _read_cache(target, source)
+        ds = _build(source, folder, files, profile, seed)
+        _write_cache(target, ds)
+    return ds
+
+
+def _build(source: str, folder: Path, files: dict[str, Path | None], profile: str,
+           seed: int) -> Dataset:
     ds = _build_cooper(files) if source == "kaggle_cooper" else _build_mal(files, source)
     if source == "synthetic":
         ds.truth = _map_truth(folder / "truth", ds)
@@ -295,8 +306,6 @@ def load(source: str = "synthetic", data_dir: str | Path | None = None, profile:
     ds.meta.update(source=source, folder=str(folder),
                    profile=profile if source == "synthetic" else None,
                    seed=seed if source == "synthetic" else None)
-    if target is not None:
-        _write_cache(target, ds)
     return ds
 
 

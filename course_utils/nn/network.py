@@ -3,13 +3,18 @@
 The architecture (the thesis's "beta" networks)::
 
     user id ─ Embedding(n_users, d) ─ Flatten ─┐
-                                               ├─ Concatenate ─ Dropout ─ Dense(ReLU) ─ Dropout ─ … ─ Dense(1) → score
+                                               ├─ Concatenate ─ Dense(ReLU) ─ Dropout ─ … ─ Dense(1) → score
     item id ─ Embedding(n_items, d) ─ Flatten ─┘
 
 trained with the mean absolute error (eq. 4.6) as loss, the root mean squared
 error (eq. 4.8) as metric, and Adam at a learning rate of 0.001. The three beta
 networks differ only in the embedding size ``d`` (100, 128, 150); all use dropout
 0.5 and Keras's ``EarlyStopping(patience=3, restore_best_weights=True)``.
+
+The thesis does not say where its dropout layers sit. Here they follow every
+hidden layer; dropout on the concatenated embeddings themselves
+(``embedding_dropout``, off by default) slows learning a lot on the course data,
+as chapter 07 shows.
 
 :class:`EmbeddingRegressor` wraps the network in the course's model shape:
 ``fit(train, valid)`` / ``predict(users, items)`` / ``recommend(users, k)``, plus
@@ -51,7 +56,7 @@ LOSSES = ("mae", "mse", "huber")
 def build_rating_network(n_users: int, n_items: int, embedding_size: int = 128,
                          dense_units: Sequence[int] = (128,), dropout: float = 0.5,
                          learning_rate: float = 0.001, loss: str = "mae",
-                         initial_rating: float = 0.0,
+                         initial_rating: float = 0.0, embedding_dropout: float = 0.0,
                          name: str | None = None) -> keras.Model:
     """Build and compile the embedding network of thesis 5.1.
 
@@ -65,9 +70,9 @@ def build_rating_network(n_users: int, n_items: int, embedding_size: int = 128,
     dense_units
         Widths of the hidden ReLU layers (eq. 4.7), e.g. ``(128,)`` or ``(128, 64)``.
     dropout
-        Rate of the ``Dropout`` layers after the concatenated embeddings and after
-        every hidden layer (0 = none). Keras's rate is the share of units *dropped*;
-        the thesis's ``p`` is the share *kept*, so the thesis's p = 0.5 is rate 0.5.
+        Rate of the ``Dropout`` layer after every hidden layer (0 = none). Keras's
+        rate is the share of units *dropped*; the thesis's ``p`` is the share
+        *kept*, so the thesis's p = 0.5 is rate 0.5.
     learning_rate
         Adam's step size (the thesis keeps it at 0.001).
     loss
@@ -75,6 +80,8 @@ def build_rating_network(n_users: int, n_items: int, embedding_size: int = 128,
     initial_rating
         Starting value of the output bias; the training mean makes the untrained
         network predict the global mean instead of 0.
+    embedding_dropout
+        Rate of a ``Dropout`` layer on the concatenated embeddings (0 = none).
     name
         The model's name (default ``beta_nn_<embedding_size>``).
 
@@ -93,8 +100,9 @@ def build_rating_network(n_users: int, n_items: int, embedding_size: int = 128,
                          ("embedding_size", embedding_size)):
         if int(value) < 1:
             raise ValueError(f"{label} must be a positive integer, got {value}")
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"dropout is the share of units dropped, in [0, 1); got {dropout}")
+    for label, rate in (("dropout", dropout), ("embedding_dropout", embedding_dropout)):
+        if not 0.0 <= rate < 1.0:
+            raise ValueError(f"{label} is the share of units dropped, in [0, 1); got {rate}")
     if loss not in LOSSES:
         raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
     if any(int(u) < 1 for u in dense_units):
@@ -107,8 +115,8 @@ def build_rating_network(n_users: int, n_items: int, embedding_size: int = 128,
     item_vec = keras.layers.Flatten(name="item_flat")(
         keras.layers.Embedding(int(n_items), int(embedding_size), name="item_embedding")(item))
     x = keras.layers.Concatenate(name="concat")([user_vec, item_vec])
-    if dropout > 0:
-        x = keras.layers.Dropout(dropout, name="dropout_0")(x)
+    if embedding_dropout > 0:
+        x = keras.layers.Dropout(embedding_dropout, name="dropout_0")(x)
     for k, units in enumerate(dense_units, start=1):
         x = keras.layers.Dense(int(units), activation="relu", name=f"dense_{k}")(x)
         if dropout > 0:
@@ -133,7 +141,7 @@ class EmbeddingRegressor(TopKMixin):
 
     Parameters
     ----------
-    embedding_size, dense_units, dropout, learning_rate, loss
+    embedding_size, dense_units, dropout, learning_rate, loss, embedding_dropout
         The architecture and training setup (see :func:`build_rating_network`).
     epochs
         The most epochs to train; early stopping usually ends training sooner.
@@ -170,7 +178,8 @@ class EmbeddingRegressor(TopKMixin):
                  dropout: float = 0.5, learning_rate: float = 0.001, loss: str = "mae",
                  epochs: int = 30, batch_size: int = 1024, patience: int | None = 3,
                  n_users: int | None = None, n_items: int | None = None,
-                 use_pipeline: bool = True, clip: bool = True, seed: int = 42) -> None:
+                 use_pipeline: bool = True, clip: bool = True, seed: int = 42,
+                 embedding_dropout: float = 0.0) -> None:
         if int(epochs) < 1:
             raise ValueError(f"epochs must be at least 1, got {epochs}")
         if patience is not None and int(patience) < 0:
@@ -188,6 +197,7 @@ class EmbeddingRegressor(TopKMixin):
         self.use_pipeline = use_pipeline
         self.clip = clip
         self.seed = int(seed)
+        self.embedding_dropout = float(embedding_dropout)
 
     # ------------------------------------------------------------------ config
     def get_params(self) -> dict[str, Any]:
@@ -196,7 +206,8 @@ class EmbeddingRegressor(TopKMixin):
                 "dropout": self.dropout, "learning_rate": self.learning_rate,
                 "loss": self.loss, "epochs": self.epochs, "batch_size": self.batch_size,
                 "patience": self.patience, "n_users": self.n_users, "n_items": self.n_items,
-                "use_pipeline": self.use_pipeline, "clip": self.clip, "seed": self.seed}
+                "use_pipeline": self.use_pipeline, "clip": self.clip, "seed": self.seed,
+                "embedding_dropout": self.embedding_dropout}
 
     def __repr__(self) -> str:
         return (f"EmbeddingRegressor(embedding_size={self.embedding_size}, "
@@ -225,7 +236,8 @@ class EmbeddingRegressor(TopKMixin):
         seed_everything(self.seed)  # weights, dropout masks, shuffle order
         self.model_ = build_rating_network(
             self.n_users_, self.n_items_, self.embedding_size, self.dense_units,
-            self.dropout, self.learning_rate, self.loss, initial_rating=self.mean_rating_)
+            self.dropout, self.learning_rate, self.loss, initial_rating=self.mean_rating_,
+            embedding_dropout=self.embedding_dropout)
 
         cbs = list(callbacks)
         if valid is not None and self.patience is not None:

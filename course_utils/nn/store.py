@@ -37,8 +37,8 @@ from course_utils.nn.network import EmbeddingRegressor
 __all__ = ["model_path", "fingerprint", "beta_params", "load_or_train"]
 
 # keys of cfg["nn"] that are EmbeddingRegressor arguments
-_MODEL_KEYS = ("dense_units", "dropout", "learning_rate", "loss", "epochs", "batch_size",
-               "patience")
+_MODEL_KEYS = ("dense_units", "dropout", "embedding_dropout", "learning_rate", "loss", "epochs",
+               "batch_size", "patience")
 
 
 def model_path(profile: str, embedding_size: int, directory: str | Path | None = None,
