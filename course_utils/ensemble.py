@@ -112,7 +112,8 @@ def as_learner(spec: Any) -> Learner:
     >>> from course_utils.baselines import GlobalMean
     >>> import pandas as pd
     >>> fit = as_learner(GlobalMean())
-    >>> model = fit(pd.DataFrame({"user": [0, 1], "item": [0, 0], "rating": [4.0, 6.0]}), None, "full")
+    >>> frame = pd.DataFrame({"user": [0, 1], "item": [0, 0], "rating": [4.0, 6.0]})
+    >>> model = fit(frame, None, "full")
     >>> model.predict([0], [0]).tolist()
     [5.0]
     """
@@ -294,7 +295,8 @@ class LevelOne:
             raise ValueError(f"{self.method} level-one data has no folds; use "
                              "out_of_fold_level_one")
         if not 0 <= k < len(self.fold_models):
-            raise ValueError(f"k must be a fold number in 0 … {len(self.fold_models) - 1}, got {k}")
+            raise ValueError(
+                f"k must be a fold number in 0 … {len(self.fold_models) - 1}, got {k}")
         mask = self.folds == k
         return LevelOne("holdout", self.rows[mask].reset_index(drop=True),
                         self.predictions[mask].reset_index(drop=True), dict(self.fold_models[k]),
@@ -508,7 +510,8 @@ def make_meta_learner(kind: str = "linear", alphas: tuple[float, ...] = RIDGE_AL
     raise ValueError(f"meta learner must be 'linear' or 'ridge', got {kind!r}")
 
 
-def least_squares_stack(predictions: Any, target: Any, alpha: float = 0.0) -> tuple[float, np.ndarray]:
+def least_squares_stack(predictions: Any, target: Any,
+                        alpha: float = 0.0) -> tuple[float, np.ndarray]:
     """The meta learner from its closed form: ``(intercept w_0, weights w)``.
 
     Minimises ``Σ (r - w_0 - P w)² + alpha |w|²`` (the intercept is not

@@ -197,8 +197,9 @@ def get_spark(master: str | None = None, app_name: str = "course",
               extra: dict[str, str] | None = None) -> "SparkSession":
     """A quiet, local-by-default :class:`~pyspark.sql.SparkSession` (see the module docs).
 
-    Calling it again returns the running session. Asking for another master
-    while one runs is an error: call :func:`stop_spark` first.
+    Calling it again returns the running session (``get_spark()`` without a
+    master returns whatever session runs). Asking for another master while one
+    runs is an error: call :func:`stop_spark` first.
 
     Parameters
     ----------
@@ -223,11 +224,12 @@ def get_spark(master: str | None = None, app_name: str = "course",
     from pyspark import SparkConf, SparkContext
     from pyspark.sql import SparkSession
 
+    asked = master
     master = default_master(master)
     active = SparkSession.getActiveSession()
     if active is not None and active.sparkContext._jsc is not None:
         running = active.sparkContext.master
-        if running != master:
+        if asked is not None and running != master:
             raise RuntimeError(
                 f"a Spark session with master {running!r} is already running in this "
                 f"process; call course_utils.spark.stop_spark() before starting one on {master!r}")

@@ -134,3 +134,18 @@ def test_concurrent_loads_build_the_cache_once(tmp_path):
     assert len(_entries(tmp_path / "c")) == 1
     for ds in sets[1:]:
         pd.testing.assert_frame_equal(ds.interactions, sets[0].interactions)
+
+
+def test_course_data_commands(tmp_path, capsys, monkeypatch):
+    from course_utils.cli import main
+
+    monkeypatch.setenv("COURSE_HOME", str(tmp_path))  # the cache goes to tmp_path/build
+
+    sample = tmp_path / "kaggle"
+    shutil.copytree(FIXTURES / "kaggle_sample", sample)
+    assert main(["data", "report", "--source", "kaggle", "--data-dir", str(sample)]) == 0
+    out = capsys.readouterr().out
+    assert "duplicate_rows" in out and "interactions=18" in out
+    (sample / "UserAnimeList.csv").write_bytes(b"")
+    assert main(["data", "report", "--source", "kaggle", "--data-dir", str(sample)]) == 1
+    assert "the file is empty" in capsys.readouterr().out

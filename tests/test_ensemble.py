@@ -87,7 +87,8 @@ def test_out_of_fold_no_base_learner_sees_its_own_prediction_targets(data):
     assert sorted(np.unique(level_one.folds).tolist()) == [0, 1, 2, 3]
     # each row's prediction came from the model of its own fold
     fold_means = np.array([s.mean for s in log_a])
-    np.testing.assert_array_equal(level_one.predictions["a"].to_numpy(), fold_means[level_one.folds])
+    np.testing.assert_array_equal(level_one.predictions["a"].to_numpy(),
+                                  fold_means[level_one.folds])
 
 
 def test_out_of_fold_refit_trains_final_models_on_all_rows(data):

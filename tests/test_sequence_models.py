@@ -13,11 +13,11 @@ from course_utils.sequence import models  # noqa: E402
 from course_utils.sequence.cells import GRUWeights, gru_forward  # noqa: E402
 from course_utils.sequence.models import NextItemModel, build_bilstm, build_gru  # noqa: E402
 
-N_ITEMS = 12
+N_ITEMS = 30
 
 
 def _cyclic_frame(n_users: int = 60, length: int = 9, seed: int = 0) -> pd.DataFrame:
-    """Users walk the cycle 0 → 1 → … → 11 → 0 from a random start: the next item is known."""
+    """Users walk the cycle 0 → 1 → … → 29 → 0 from a random start: the next item is known."""
     rng = np.random.default_rng(seed)
     starts = rng.integers(0, N_ITEMS, n_users)
     items = (starts[:, None] + np.arange(length)[None, :]) % N_ITEMS
@@ -61,10 +61,22 @@ def test_padding_is_masked():
     np.testing.assert_allclose(np.asarray(model(window)), h @ dense_w + dense_b, atol=1e-5)
 
 
+@pytest.fixture(scope="module")
+def data():
+    return _split(_cyclic_frame())
+
+
+@pytest.fixture(scope="module")
+def fitted(data):
+    """One trained model of each architecture, shared by the tests below (training is slow)."""
+    train, valid = data
+    return {arch: _small(arch).fit(train, valid) for arch in ("gru", "bilstm")}
+
+
 @pytest.mark.parametrize("arch", ["gru", "bilstm"])
-def test_learns_a_deterministic_next_item(arch):
-    train, valid = _split(_cyclic_frame())
-    model = _small(arch).fit(train, valid)
+def test_learns_a_deterministic_next_item(arch, data, fitted):
+    train, valid = data
+    model = fitted[arch]
     assert model.history_["loss"][-1] < 0.5 * np.log(N_ITEMS)   # far below chance
     assert model.best_epoch_ >= 1
     rec = model.recommend(valid["user"].to_numpy(), k=1)
@@ -74,17 +86,17 @@ def test_learns_a_deterministic_next_item(arch):
     assert recall_at_k(pop, truth, 1) < 0.3
 
 
-def test_same_seed_same_training():
-    train, valid = _split(_cyclic_frame())
-    a = _small("gru", epochs=3).fit(train, valid)
-    b = _small("gru", epochs=3).fit(train, valid)
+def test_same_seed_same_training(data):
+    train, valid = data
+    a = _small("gru", epochs=2).fit(train, valid)
+    b = _small("gru", epochs=2).fit(train, valid)
     assert a.history_["loss"] == b.history_["loss"]
     np.testing.assert_array_equal(a.score([0, 1]), b.score([0, 1]))
 
 
-def test_scores_recommend_observe_and_predict():
-    train, valid = _split(_cyclic_frame())
-    model = _small("gru", epochs=2).fit(train, valid)
+def test_scores_recommend_observe_and_predict(data):
+    train, valid = data
+    model = _small("gru", epochs=1).fit(train, valid)
     scores = model.score([0, 3])
     assert scores.shape == (2, N_ITEMS)
     np.testing.assert_allclose(scores.sum(axis=1), 1.0, rtol=1e-6)
@@ -102,9 +114,9 @@ def test_scores_recommend_observe_and_predict():
     assert model.score([10_000]).shape == (1, N_ITEMS)
 
 
-def test_save_and_load_round_trip(tmp_path):
-    train, valid = _split(_cyclic_frame())
-    model = _small("bilstm", epochs=2).fit(train, valid)
+def test_save_and_load_round_trip(tmp_path, data, fitted):
+    train, valid = data
+    model = fitted["bilstm"]
     path = model.save(tmp_path / "m.keras")
     assert path.with_suffix(".json").exists()
     again = NextItemModel.load(path, histories=train)
@@ -120,10 +132,10 @@ def test_save_and_load_round_trip(tmp_path):
         models.load_model("nothing-here", "ci")
 
 
-def test_clear_errors():
+def test_clear_errors(data):
     with pytest.raises(ValueError, match="bilstm"):
         NextItemModel("transformer")
-    train, valid = _split(_cyclic_frame())
+    train, valid = data
     with pytest.raises(ValueError, match="one row per user"):
         _small("gru").fit(train, pd.concat([valid, valid]))
     with pytest.raises(RuntimeError, match="not fitted"):

@@ -60,9 +60,9 @@ from course_utils.config import get_profile
 from course_utils.data import schema
 from course_utils.data.lock import file_lock
 
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 CHUNK_USERS = 1000  # users per chunk: fixed, so the output never depends on memory
-PHASE_LEN = 25  # picks per taste phase
+PHASE_LEN = 40  # picks per taste phase
 END_DATE = np.datetime64("2018-05-31T23:59:59", "s")  # the crawl of the real dataset
 START_DATE = np.datetime64("2006-01-01T00:00:00", "s")
 

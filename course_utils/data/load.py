@@ -289,7 +289,7 @@ def load(source: str = "synthetic", data_dir: str | Path | None = None, profile:
     target = _cache_folder(root, source, folder, list(dict.fromkeys(inputs)))
     if (target / "meta.json").exists():
         return _read_cache(target, source)
-    with file_lock(target):  # another process may be building the same cache
+    with file_lock(target.parent / target.name.rsplit("-", 1)[0]):  # one builder at a time
         if (target / "meta.json").exists():
             return _read_cache(target, source)
         ds = _build(source, folder, files, profile, seed)
