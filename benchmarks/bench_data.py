@@ -21,6 +21,7 @@ Usage::
     nice .venv/bin/python benchmarks/bench_data.py            # default sizes
     nice .venv/bin/python benchmarks/bench_data.py --full     # scale = full profile
     nice .venv/bin/python benchmarks/bench_data.py --skip-book --scale-users 50000
+    nice .venv/bin/python benchmarks/bench_data.py --quality book   # learnable signal
 
 Files go to ``build/bench-data/`` and are deleted afterwards unless ``--keep``.
 """
@@ -145,6 +146,87 @@ def table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+# ----------------------------------------------------------------------------
+# --quality: is there something to learn? (independent, minimal implementations)
+# ----------------------------------------------------------------------------
+def _als(u, i, r, n_users, n_items, k, lam, iters=15, seed=0):
+    """Biased ALS: alternate ridge solves for (p_u, b_u) and (q_i, b_i); returns a predictor."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    mu = r.mean()
+    P, Q = rng.normal(0, 0.1, (n_users, k)), rng.normal(0, 0.1, (n_items, k))
+    bu, bi = np.zeros(n_users), np.zeros(n_items)
+
+    def solve(rows, cols, n_rows, X, target):
+        order = np.argsort(rows, kind="stable")
+        rows, cols, target = rows[order], cols[order], target[order]
+        d = X.shape[1]
+        G, b = np.zeros((n_rows, d, d)), np.zeros((n_rows, d))
+        for s in range(0, len(rows), 200_000):  # sum of outer products, group by group
+            sl = slice(s, s + 200_000)
+            Xc, rr = X[cols[sl]], rows[sl]
+            starts = np.r_[0, np.flatnonzero(rr[1:] != rr[:-1]) + 1]
+            G[rr[starts]] += np.add.reduceat(Xc[:, :, None] * Xc[:, None, :], starts, axis=0)
+            b[rr[starts]] += np.add.reduceat(Xc * target[sl, None], starts, axis=0)
+        return np.linalg.solve(G + lam * np.eye(d), b[..., None])[..., 0]
+
+    for _ in range(iters):
+        W = solve(u, i, n_users, np.c_[Q, np.ones(n_items)], r - mu - bi[i])
+        P, bu = W[:, :k], W[:, k]
+        W = solve(i, u, n_items, np.c_[P, np.ones(n_users)], r - mu - bu[u])
+        Q, bi = W[:, :k], W[:, k]
+    return lambda uu, ii: mu + bu[uu] + bi[ii] + np.einsum("ij,ij->i", P[uu], Q[ii])
+
+
+def quality(profile: str, seed: int) -> list[tuple[str, str, float]]:
+    """RMSE of global mean / biases / ALS vs the noise floor; Recall@20 of popularity / Markov / oracle."""
+    import numpy as np
+    from scipy.sparse import coo_matrix
+
+    from course_utils.data import explicit, leave_last_out, load, sequences, split_explicit
+
+    ds = load(profile=profile, seed=seed)
+    train, _, test = split_explicit(explicit(ds), 0.1, 0.1, seed)
+    u, i, r = (train[c].to_numpy() for c in ("user", "item", "rating"))
+    tu, ti, tr = (test[c].to_numpy() for c in ("user", "item", "rating"))
+    rmse = lambda pred: float(np.sqrt(np.mean((tr - pred) ** 2)))  # noqa: E731
+    mu = r.mean()
+    bu, bi = np.zeros(ds.n_users), np.zeros(ds.n_items)
+    for _ in range(10):  # user + item biases, shrunk by 5 pseudo-counts
+        bi = np.bincount(i, r - mu - bu[u], ds.n_items) / (np.bincount(i, minlength=ds.n_items) + 5)
+        bu = np.bincount(u, r - mu - bi[i], ds.n_users) / (np.bincount(u, minlength=ds.n_users) + 5)
+    rows = [("ratings", "test RMSE: global mean", rmse(mu)),
+            ("ratings", "test RMSE: user + item bias", rmse(mu + bu[tu] + bi[ti])),
+            ("ratings", "test RMSE: ALS rank 4, λ 2", rmse(_als(u, i, r, ds.n_users, ds.n_items, 4, 2.0)(tu, ti))),
+            ("ratings", "test RMSE: noise floor (truth)", ds.truth.rmse_floor(test))]
+    split = leave_last_out(sequences(ds))
+    inputs, targets = split.test_inputs, split.test_items
+    pop = np.bincount(np.concatenate(inputs), minlength=ds.n_items).astype(float)
+    a = np.concatenate([s[:-1] for s in inputs])
+    b = np.concatenate([s[1:] for s in inputs])
+    markov = coo_matrix((np.ones(len(a)), (a, b)), shape=(ds.n_items, ds.n_items)).tocsr()
+    last = np.array([s[-1] for s in inputs])
+
+    def recall(scores_of, k=20):
+        hits = 0
+        for lo in range(0, len(inputs), 1000):
+            block = np.arange(lo, min(lo + 1000, len(inputs)))
+            S = scores_of(block)
+            for row, j in enumerate(block):
+                S[row, inputs[j]] = -np.inf  # full catalogue, seen items excluded
+            top = np.argpartition(-S, k - 1, axis=1)[:, :k]
+            hits += int((top == targets[block][:, None]).any(axis=1).sum())
+        return hits / len(inputs)
+
+    rows += [("next item", "Recall@20: most popular", recall(lambda bl: np.tile(pop, (len(bl), 1)))),
+             ("next item", "Recall@20: item-to-item Markov", recall(
+                 lambda bl: markov[last[bl]].toarray() + 1e-9 * pop[None, :])),
+             ("next item", "Recall@20: oracle (truth)", recall(
+                 lambda bl: ds.truth.next_item_probabilities(split.users[bl], [inputs[j] for j in bl])))]
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--full", action="store_true", help="scale size = the full profile (~20M rows)")
@@ -153,6 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--scale-items", type=int, default=8_000)
     p.add_argument("--scale-history", type=float, default=100.0)
     p.add_argument("--scale-profile", default="full")
+    p.add_argument("--quality", metavar="PROFILE", help="instead: check what the data lets models learn")
     p.add_argument("--skip-book", action="store_true")
     p.add_argument("--skip-scale", action="store_true")
     p.add_argument("--skip-pandas", action="store_true")
@@ -167,6 +250,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from course_utils import paths
     from course_utils.config import get_profile
+
+    if a.quality:
+        print(f"| signal | measure ({a.quality} profile, seed {a.seed}) | value |\n| --- | --- | ---: |")
+        for kind, name, value in quality(a.quality, a.seed):
+            print(f"| {kind} | {name} | {value:.4f} |", flush=True)
+        return 0
 
     if a.full:
         d = get_profile("full")["data"]

@@ -33,7 +33,8 @@ def test_cleaning_report_of_the_sample(sample):
     expected_removed = {"invalid_status_code": 1, "unknown_user": 1, "user_not_in_cleaned_list": 2,
                         "unknown_anime": 1, "status_not_1_or_2": 3, "missing_last_updated": 0,
                         "duplicate_rows": 1}
-    assert report["rows_removed"].to_dict() == {**expected_removed, "episodes_beyond_length": 0,
+    assert report["rows_removed"].to_dict() == {"repeated_anime_id": 0, "repeated_username": 0,
+                                                **expected_removed, "episodes_beyond_length": 0,
                                                 "last_online_1900": 0}
     assert report.loc["episodes_beyond_length", "rows_fixed"] == 1
     assert report.loc["last_online_1900", "rows_fixed"] == 1
@@ -149,3 +150,17 @@ def test_course_data_commands(tmp_path, capsys, monkeypatch):
     (sample / "UserAnimeList.csv").write_bytes(b"")
     assert main(["data", "report", "--source", "kaggle", "--data-dir", str(sample)]) == 1
     assert "the file is empty" in capsys.readouterr().out
+
+
+def test_repeated_lines_in_the_small_files_are_counted(tmp_path):
+    folder = tmp_path / "raw"
+    shutil.copytree(FIXTURES / "kaggle_sample", folder)
+    for name in ("AnimeList.csv", "UserList.csv"):
+        lines = (folder / name).read_text(encoding="utf-8").splitlines(keepends=True)
+        (folder / name).write_text("".join(lines + [lines[1]]), encoding="utf-8")
+    ds = load("kaggle", data_dir=folder, cache=False)
+    report = ds.report.set_index("rule")
+    assert report.loc["repeated_anime_id", "rows_removed"] == 1
+    assert report.loc["repeated_username", "rows_removed"] == 1
+    assert report.loc["repeated_username", "file"] == "UserList.csv"
+    assert len(ds.interactions) == 18

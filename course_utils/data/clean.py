@@ -6,7 +6,7 @@ the order of :data:`RULES`.
 
 Example
 -------
->>> [r for r, _ in RULES][:3]
+>>> [r for r, _ in RULES][2:5]
 ['invalid_status_code', 'unknown_user', 'user_not_in_cleaned_list']
 """
 from __future__ import annotations
@@ -26,6 +26,10 @@ from course_utils.data.errors import DataFormatError
 CLEANING_VERSION = 1  # bump when a rule changes: the parquet caches are rebuilt
 
 RULES: list[tuple[str, str]] = [
+    ("repeated_anime_id", "a second line with an anime_id already in the anime file (removed; "
+                          "the first one is kept)"),
+    ("repeated_username", "a second line with a username already in the user file (removed; "
+                          "the first one is kept)"),
     ("invalid_status_code", "my_status is 0 or 5, codes MyAnimeList gives no meaning (removed)"),
     ("unknown_user", "username not in the user file (removed)"),
     ("user_not_in_cleaned_list", "user not in users_cleaned.csv, the dataset author's cleaned "
@@ -41,7 +45,7 @@ RULES: list[tuple[str, str]] = [
     ("last_online_1900", "users whose last_online year is 1900 (fixed: set to their last list "
                          "update, as the dataset author did)"),
 ]
-_STREAM_RULES = [r for r, _ in RULES[:6]]
+_STREAM_RULES = [r for r, _ in RULES[2:8]]
 
 
 @dataclass
@@ -179,8 +183,9 @@ def stream_lists(batches: Iterable[tuple[int, pa.RecordBatch]], path: Path,
         for code, r in enumerate(_STREAM_RULES, start=1):
             report.removed[r] += int(counts[code])
         rewatch = (_np(cols["my_rewatching"], 0) if "my_rewatching" in cols else np.zeros(n)).astype(np.int8)
-        arrays = ListArrays(user.astype(np.int32), np.maximum(pos, 0).astype(np.int32), score.astype(np.int8),
-                            status.astype(np.int8), cols["my_watched_episodes"].to_numpy().astype(np.int32),
+        episodes = np.clip(cols["my_watched_episodes"].to_numpy(), 0, np.iinfo(np.int32).max)
+        arrays = ListArrays(user.astype(np.int32), np.maximum(pos, 0).astype(np.int32),
+                            score.astype(np.int8), status.astype(np.int8), episodes.astype(np.int32),
                             rewatch, ts)
         kept.append(arrays.take(np.flatnonzero(rule == 0)))
         other.append(arrays.take(np.flatnonzero(rule == 5)))
@@ -191,6 +196,15 @@ def stream_lists(batches: Iterable[tuple[int, pa.RecordBatch]], path: Path,
         report.notes["user_not_in_cleaned_list"] = (
             f"no {schema.USERS_CLEANED_FILE} found: no user was filtered")
     return ListArrays.concat(kept), ListArrays.concat(other)
+
+
+def drop_repeated_keys(frame: pd.DataFrame, column: str, report: Report, file: str) -> pd.DataFrame:
+    """Keep the first line of each ``column`` value of a small file (anime or users)."""
+    repeated = frame[column].duplicated()
+    rule = "repeated_anime_id" if column == "anime_id" else "repeated_username"
+    report.removed[rule] += int(repeated.sum())
+    report.files[rule] = file
+    return frame[~repeated.to_numpy()]
 
 
 def drop_duplicates(rows: ListArrays, report: Report, file: str) -> ListArrays:

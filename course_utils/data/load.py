@@ -314,16 +314,16 @@ def _build_mal(files: dict[str, Path | None], source: str) -> Dataset:
                             types={"anime_id": pa.int64(), "episodes": pa.int64(),
                                    "members": pa.int64(), "score": pa.float64(),
                                    "scored_by": pa.int64()})
-    _check_unique(anime["anime_id"], files["anime"], "anime_id")
+    report = clean.Report()
+    anime = clean.drop_repeated_keys(anime, "anime_id", report, files["anime"].name)
     anime = anime.sort_values("anime_id", kind="stable").reset_index(drop=True)
     users = read.read_table(files["users"], schema.USER_NEEDED, schema.USER_OPTIONAL,
                             types={"user_id": pa.int64()})
-    _check_unique(users["username"], files["users"], "username")
+    users = clean.drop_repeated_keys(users, "username", report, files["users"].name)
     cleaned = None
     if files["users_cleaned"] is not None and files["users_cleaned"] != files["users"]:
         names = read.read_table(files["users_cleaned"], ("username",))["username"]
         cleaned = users["username"].isin(set(names)).to_numpy()
-    report = clean.Report()
     lists_path = files["lists"]
     batches = read.iter_lists(lists_path, schema.LIST_NEEDED, schema.LIST_OPTIONAL)
     kept, other = clean.stream_lists(batches, lists_path, pa.array(users["username"], pa.string()),
@@ -395,14 +395,6 @@ def _frame(user: np.ndarray, item: np.ndarray, rows: clean.ListArrays) -> pd.Dat
     })
 
 
-def _check_unique(values: pd.Series, path: Path, column: str) -> None:
-    dup = values.duplicated()
-    if dup.any():
-        row = int(np.flatnonzero(dup.to_numpy())[0])
-        raise DataFormatError(path, f"{column} {values.iloc[row]!r} appears twice (data row {row + 1})",
-                              column=column, fix="delete one of the two rows")
-
-
 # ----------------------------------------------------------------------------
 # the CooperUnion source
 # ----------------------------------------------------------------------------
@@ -416,12 +408,12 @@ def _build_cooper(files: dict[str, Path]) -> Dataset:
         "members": pd.to_numeric(raw.get("members"), errors="coerce").fillna(0).astype(np.int64),
         "score": pd.to_numeric(raw.get("rating"), errors="coerce"),
     })
-    _check_unique(anime["anime_id"], files["anime"], "anime_id")
+    report = clean.Report()
+    anime = clean.drop_repeated_keys(anime, "anime_id", report, files["anime"].name)
     anime = anime.sort_values("anime_id", kind="stable").reset_index(drop=True)
     path = files["lists"]
     header = read.read_header(path)
     read.check_columns(path, header, schema.COOPER_RATING_COLUMNS)
-    report = clean.Report()
     report.notes["status_not_1_or_2"] = "rating.csv lists only watched anime: status is set to 2"
     parts, n_minus_one = [], 0
     ids = anime["anime_id"].to_numpy()

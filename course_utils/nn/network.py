@@ -57,6 +57,7 @@ def build_rating_network(n_users: int, n_items: int, embedding_size: int = 128,
                          dense_units: Sequence[int] = (128,), dropout: float = 0.5,
                          learning_rate: float = 0.001, loss: str = "mae",
                          initial_rating: float = 0.0, embedding_dropout: float = 0.0,
+                         steps_per_execution: int = 1,
                          name: str | None = None) -> keras.Model:
     """Build and compile the embedding network of thesis 5.1.
 
@@ -82,6 +83,9 @@ def build_rating_network(n_users: int, n_items: int, embedding_size: int = 128,
         network predict the global mean instead of 0.
     embedding_dropout
         Rate of a ``Dropout`` layer on the concatenated embeddings (0 = none).
+    steps_per_execution
+        Training steps Keras runs per call of its compiled step function; more
+        than 1 saves Python overhead per batch (same updates, same numbers).
     name
         The model's name (default ``beta_nn_<embedding_size>``).
 
@@ -132,6 +136,7 @@ def build_rating_network(n_users: int, n_items: int, embedding_size: int = 128,
               "huber": "huber"}[loss],
         metrics=[keras.metrics.RootMeanSquaredError(name="rmse"),
                  keras.metrics.MeanAbsoluteError(name="mae")],
+        steps_per_execution=int(steps_per_execution),
     )
     return model
 
@@ -237,7 +242,7 @@ class EmbeddingRegressor(TopKMixin):
         self.model_ = build_rating_network(
             self.n_users_, self.n_items_, self.embedding_size, self.dense_units,
             self.dropout, self.learning_rate, self.loss, initial_rating=self.mean_rating_,
-            embedding_dropout=self.embedding_dropout)
+            embedding_dropout=self.embedding_dropout, steps_per_execution=32)
 
         cbs = list(callbacks)
         if valid is not None and self.patience is not None:

@@ -378,6 +378,12 @@ class NextItemModel(TopKMixin):
         uniq, inverse = np.unique(u, return_inverse=True)
         return self.score(uniq)[inverse, i]
 
+    def recommend(self, users: Any, k: int, exclude_seen: bool = True,
+                  batch_size: int = 2048) -> np.ndarray:
+        """Top-``k`` next items for users, from their stored histories (seen ones excluded)."""
+        self._check_fitted()
+        return super().recommend(users, k, exclude_seen=exclude_seen, batch_size=batch_size)
+
     def recommend_histories(self, histories: Sequence[np.ndarray], k: int,
                             exclude_seen: bool = True) -> np.ndarray:
         """Top-``k`` next items after each history (e.g. a user who is not in ``train``)."""
