@@ -66,9 +66,9 @@ _SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
     "book": {
         "data": {"n_users": 8_000, "n_items": 3_000, "mean_history": 240},
         "split": {"valid_frac": 0.1, "test_frac": 0.1, "seq_len": 18, "min_history": 3},
-        "mf": {"rank": 8, "epochs": 25, "lr": 0.02, "reg": 0.05,
-               "als_rank": 8, "als_reg": 0.07, "als_reg_bias": 0.02, "als_iterations": 15,
-               "patience": 2, "sweep_ranks": [4, 8, 16], "sweep_regs": [0.05, 0.07, 0.1],
+        "mf": {"rank": 8, "epochs": 20, "lr": 0.02, "reg": 0.05,
+               "als_rank": 6, "als_reg": 0.03, "als_reg_bias": 0.02, "als_iterations": 15,
+               "patience": 2, "sweep_ranks": [4, 6, 8], "sweep_regs": [0.02, 0.03, 0.05],
                "python_ratings": 20_000},
         "spark": {"rank": 10, "max_iter": 10, "reg": 0.1, "num_blocks": 4,
                   "grid_ranks": [8, 16], "grid_regs": [0.05, 0.1], "grid_max_iter": 10,

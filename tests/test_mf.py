@@ -8,6 +8,7 @@ import pytest
 
 from course_utils import metrics
 from course_utils.baselines import UserItemBias
+from course_utils.config import get_profile
 from course_utils.mf import (
     ALSMatrixFactorization,
     FactorModel,
@@ -316,3 +317,19 @@ def test_recommend_ranks_unclipped_scores():
     model = FactorModel.from_arrays(H, G, rating_range=(1.0, 10.0))
     assert model.predict([0, 0], [0, 1]).tolist() == [10.0, 10.0]
     assert model.recommend([0], k=2, exclude_seen=False).tolist() == [[1, 0]]
+
+
+# --------------------------------------------------------------------------
+# chapter 04 at the ci profile: the numbers it recorded
+# --------------------------------------------------------------------------
+@pytest.mark.notebooks
+def test_chapter_04_numbers(chapter_results):
+    r = chapter_results("04_matrix_factorization")
+    # the factor model beats the strongest baseline, which beats the global mean
+    assert r["rmse_als"] < r["rmse_user_item_bias"] < r["rmse_global_mean"]
+    assert r["rmse_sgd"] < r["rmse_user_bias"]
+    # nothing beats the generator's truth: floor < oracle (true anime factors) < learned
+    assert r["noise_floor"] < r["item_oracle_rmse"] < r["rmse_als"]
+    # the compiled loop is what makes SGD usable
+    assert r["sgd_updates_per_s_numba"] > 20 * r["sgd_updates_per_s_python"]
+    assert r["als_best_rank"] in get_profile("ci")["mf"]["sweep_ranks"]

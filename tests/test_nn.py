@@ -315,13 +315,14 @@ def test_numpy_adam_on_a_list_of_parameters_matches_keras():
     np.testing.assert_allclose(b, vb.numpy(), rtol=1e-12)
 
 
-def test_epsilon_placements_differ_only_at_epsilon_scale():
+def test_the_three_placements_of_epsilon_differ_only_slightly():
     grad, w0 = _least_squares_problem()
     paths = {p: _numpy_trajectory(w0, grad, 100, NumpyAdam(0.01, eps_placement=p))
              for p in ("keras", "paper", "thesis")}
-    assert np.abs(paths["keras"] - paths["paper"]).max() < 1e-6
-    assert np.abs(paths["keras"] - paths["thesis"]).max() < 1e-3
-    assert np.abs(paths["keras"] - paths["thesis"]).max() > 0
+    # paper vs thesis: only where eps sits (eps = 1e-7 next to gradients of order 1)
+    assert 0 < np.abs(paths["paper"] - paths["thesis"]).max() < 1e-6
+    # keras vs paper: also Keras's float32 learning rate and betas in the bias correction
+    assert 0 < np.abs(paths["keras"] - paths["paper"]).max() < 1e-4
 
 
 def test_numpy_adam_first_step_is_learning_rate_times_sign():

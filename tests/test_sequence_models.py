@@ -33,8 +33,8 @@ def _split(frame: pd.DataFrame):
 
 def _small(arch: str, **kw) -> NextItemModel:
     units = (16, 8) if arch == "bilstm" else (16,)
-    args = dict(n_items=N_ITEMS, seq_len=4, epochs=25, batch_size=32, embedding_dim=8,
-                units=units, dropout=0.0, learning_rate=0.02, patience=3, seed=1)
+    args = dict(n_items=N_ITEMS, seq_len=4, epochs=12, batch_size=32, embedding_dim=8,
+                units=units, dropout=0.0, learning_rate=0.03, patience=3, seed=1)
     args.update(kw)
     return NextItemModel(arch, **args)
 

@@ -254,3 +254,21 @@ def test_chapter_als_code_runs_on_a_standalone_cluster(tmp_path):
     stop_spark()
     assert rmse_cluster == pytest.approx(rmse_local, abs=1e-4)
     assert (recs_cluster == recs_local).mean() > 0.9
+
+
+# --------------------------------------------------------------------------
+# chapter 05 at the ci profile: the numbers it recorded
+# --------------------------------------------------------------------------
+@pytest.mark.notebooks
+def test_chapter_05_numbers(chapter_results):
+    r = chapter_results("05_spark_als")
+    # Spark's ALS and the NumPy ALS-WR at the same settings: the same RMSE, up to the
+    # spread that the random start alone causes (3% is about twice that spread at ci)
+    assert r["spark_vs_numpy_relative_difference"] < 0.03
+    # ... and the unweighted reading of eq. 4.2 with the same λ is farther away
+    assert (abs(r["rmse_numpy_als_unweighted"] - r["rmse_numpy_als_wr"])
+            > abs(r["rmse_spark_als"] - r["rmse_numpy_als_wr"]))
+    # Spark's top-k lists and the NumPy copy of its factors agree
+    assert r["spark_numpy_topk_agreement"] > 0.95
+    low, high = r["spark_tuned_rmse_ci95"]
+    assert low < r["rmse_spark_als_tuned"] < high

@@ -15,8 +15,10 @@ Implementations differ only in where the small constant ``eps`` goes, and
     What ``keras.optimizers.Adam`` computes: the step size is bias-corrected,
     ``alpha_t = eta sqrt(1 - beta_2**t) / (1 - beta_1**t)``, and
     ``w -= alpha_t p_t / (sqrt(q_t) + eps)`` (the "epsilon hat" form at the end
-    of section 2 of Kingma & Ba, 2015). The chapter shows that this version
-    follows Keras's trajectory to floating-point precision.
+    of section 2 of Kingma & Ba, 2015). Keras also keeps ``eta`` in a float32
+    variable and turns ``beta_1``, ``beta_2`` into float32 numbers before raising
+    them to the power ``t``; this mode rounds them the same way, so that it
+    follows Keras's trajectory to floating-point precision (the chapter shows it).
 ``"paper"``
     Algorithm 1 of Kingma & Ba: ``w -= eta p_hat_t / (sqrt(q_hat_t) + eps)``.
 ``"thesis"``
@@ -121,7 +123,9 @@ class NumpyAdam:
             self.v[k] = self.v[k] + (g * g - self.v[k]) * (1 - b2)
             m, v = self.m[k], self.v[k]
             if self.eps_placement == "keras":
-                alpha = eta * np.sqrt(1 - b2 ** t) / (1 - b1 ** t)
+                # Keras's float32 learning rate and float32 betas in the bias correction
+                eta32, b1_32, b2_32 = (float(np.float32(x)) for x in (eta, b1, b2))
+                alpha = eta32 * np.sqrt(1 - b2_32 ** t) / (1 - b1_32 ** t)
                 update = m * alpha / (np.sqrt(v) + eps)
             else:
                 m_hat = m / (1 - b1 ** t)
