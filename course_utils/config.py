@@ -43,19 +43,19 @@ _SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
                "python_ratings": 3_000},
         # spark: Spark's ALS of chapter 05 (same split); grid_* its TrainValidationSplit grid
         "spark": {"rank": 10, "max_iter": 5, "reg": 0.1, "num_blocks": 4,
-                  "grid_ranks": [5, 10], "grid_regs": [0.1, 0.3], "grid_max_iter": 5,
+                  "grid_ranks": [5], "grid_regs": [0.1, 0.3], "grid_max_iter": 5,
                   "top_k": 10},
         # nn: the beta networks of chapters 06-07 (thesis 5.1); demo_* the side studies
         # (loss swap, dropout sweep) on a sample of demo_rows training ratings
-        "nn": {"epochs": 8, "batch_size": 256, "embedding_sizes": [100, 128, 150],
+        "nn": {"epochs": 6, "batch_size": 512, "embedding_sizes": [100, 128, 150],
                "dense_units": [128], "dropout": 0.5, "learning_rate": 0.001, "loss": "mae",
-               "patience": 3, "no_dropout_epochs": 8, "demo_rows": 20_000, "demo_epochs": 6,
+               "patience": 3, "no_dropout_epochs": 6, "demo_rows": 10_000, "demo_epochs": 4,
                "dropout_sweep": [0.0, 0.2, 0.5, 0.8]},
         # sequence: next-item models of chapters 10-12 (window length: split.seq_len);
         # max_sequences = training windows sampled per fit (None: all of them)
         "sequence": {"embedding_dim": 64, "max_valid": 1_000, "patience": 2,
-                     "lstm": {"units": [32, 16], "dropout": 0.2, "learning_rate": 0.003,
-                              "epochs": 4, "batch_size": 256, "max_sequences": 8_000},
+                     "lstm": {"units": [64, 32], "dropout": 0.2, "learning_rate": 0.01,
+                              "epochs": 5, "batch_size": 512, "max_sequences": 15_000},
                      "gru": {"units": [64], "dropout": 0.2, "learning_rate": 0.003,
                              "epochs": 5, "batch_size": 256, "max_sequences": 15_000}},
         "beyond": {"eval_users": 400, "k": 10, "embedding_dim": 32, "units": [48],
@@ -73,9 +73,9 @@ _SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
         "spark": {"rank": 10, "max_iter": 10, "reg": 0.1, "num_blocks": 4,
                   "grid_ranks": [8, 16], "grid_regs": [0.05, 0.1], "grid_max_iter": 10,
                   "top_k": 10},
-        "nn": {"epochs": 12, "batch_size": 1024, "embedding_sizes": [100, 128, 150],
+        "nn": {"epochs": 8, "batch_size": 1024, "embedding_sizes": [100, 128, 150],
                "dense_units": [128], "dropout": 0.5, "learning_rate": 0.001, "loss": "mae",
-               "patience": 3, "no_dropout_epochs": 10, "demo_rows": 250_000, "demo_epochs": 6,
+               "patience": 3, "no_dropout_epochs": 8, "demo_rows": 150_000, "demo_epochs": 6,
                "dropout_sweep": [0.0, 0.2, 0.5, 0.8]},
         "sequence": {"embedding_dim": 64, "max_valid": 2_000, "patience": 2,
                      "lstm": {"units": [200, 100], "dropout": 0.2, "learning_rate": 0.001,
@@ -85,7 +85,7 @@ _SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
         "beyond": {"eval_users": 3_000, "k": 10, "embedding_dim": 64, "units": [100],
                    "genre_dim": 16, "epochs": 5, "max_sequences": 30_000, "batch_size": 256,
                    "n_blocks": 2, "n_heads": 2, "dropout": 0.2},
-        "ensemble": {"n_folds": 3, "max_fold_epochs": 6},
+        "ensemble": {"n_folds": 3, "max_fold_epochs": 4},
     },
     "full": {
         "data": {"n_users": 200_000, "n_items": 12_000, "mean_history": 100},

@@ -36,7 +36,8 @@ An id the model never saw in training (beyond the training ids, or with no
 training rating) has no factors and no bias: its prediction falls back to the
 bias part of the model, ``mu + b_u + b_i`` with the unknown side's terms 0 (the
 training mean when the model has no global mean). So a new user gets the item's
-"baseline" score, and a new item the user's.
+"baseline" score, and a new item the user's. ``recommend`` never proposes an
+item without training ratings, and ranks items for a new user by ``mu + b_i``.
 
 Example
 -------
@@ -259,13 +260,22 @@ class FactorModel(TopKMixin):
         """The top-``k`` item ids for each user, best first (shape ``(len(users), k)``).
 
         Ranked by the unclipped predicted rating; with ``exclude_seen`` the items of
-        the user's training ratings are left out.
+        the user's training ratings are left out. Items without training ratings
+        have no factors and are never recommended (as in Spark); a user without
+        training ratings gets the items with the best bias part ``mu + b_i``.
         """
         from course_utils.recommend import recommend
 
         self._check_fitted()
-        return recommend(lambda u: self.score(u, clip=False), users, k,
-                         seen=self.seen_ if exclude_seen else None, batch_size=batch_size)
+        unrated = self.item_counts_ == 0
+
+        def ranking_scores(batch: np.ndarray) -> np.ndarray:
+            scores = self.score(batch, clip=False)
+            scores[:, unrated] = -np.inf
+            return scores
+
+        return recommend(ranking_scores, users, k, seen=self.seen_ if exclude_seen else None,
+                         batch_size=batch_size)
 
     # -- the objective of eq. 4.2 -------------------------------------------
     def _objective(self, users: np.ndarray, items: np.ndarray, ratings: np.ndarray,

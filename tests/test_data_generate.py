@@ -160,3 +160,19 @@ def test_top_m_matches_a_full_sort(n, m):
     got = _top_m(keys, m)
     expected = np.argsort(-keys, axis=1, kind="stable")[:, :min(m, n)]
     np.testing.assert_array_equal(got, expected)
+
+
+def test_older_code_does_not_replace_newer_data(tmp_path, monkeypatch):
+    import json
+
+    from course_utils.data import generate as _  # noqa: F401
+    import course_utils.data.generate  # noqa: F401
+    import sys
+
+    module = sys.modules["course_utils.data.generate"]
+    folder = generate("ci", seed=2, out_dir=tmp_path / "g", n_users=30, n_items=40, mean_history=8)
+    meta = json.loads((folder / "generator.json").read_text())
+    meta["generator_version"] = module.GENERATOR_VERSION + 1
+    (folder / "generator.json").write_text(json.dumps(meta))
+    with pytest.raises(RuntimeError, match="restart the Python kernel"):
+        generate("ci", seed=2, out_dir=folder, n_users=30, n_items=40, mean_history=8)

@@ -333,3 +333,11 @@ def test_chapter_04_numbers(chapter_results):
     # the compiled loop is what makes SGD usable
     assert r["sgd_updates_per_s_numba"] > 20 * r["sgd_updates_per_s_python"]
     assert r["als_best_rank"] in get_profile("ci")["mf"]["sweep_ranks"]
+
+
+def test_recommend_skips_items_without_training_ratings(data):
+    train, _ = data
+    model = ALSMatrixFactorization(rank=3, n_items=130).fit(train[train["item"] != 4])
+    recs = model.recommend(np.arange(20), k=model.n_items_ - 1, exclude_seen=False)
+    assert not (recs == 4).any()
+    assert (recs >= 120).sum() == 0  # items 120..129 were never rated either

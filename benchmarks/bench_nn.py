@@ -1,0 +1,115 @@
+"""How fast does a beta network train: tf.data pipeline vs NumPy arrays, and batch size.
+
+One run, one table. The network is the thesis's Beta NN-128 as the course builds it
+(``course_utils.nn.build_rating_network``: embeddings of 128 for every user and anime
+of the book profile's data, a dense ReLU layer of 128, dropout 0.5, MAE, Adam at
+0.001, op determinism on). Each configuration trains two epochs over the same
+``--rows`` training ratings; the first epoch (which also traces and compiles the
+training step) is not counted, the second is timed:
+
+- **input**: the course's ``tf.data`` pipeline (``course_utils.nn.make_dataset``:
+  shuffled row numbers, batched, gathered in one vectorised step, prefetched) against
+  plain NumPy arrays handed to ``model.fit`` (Keras slices and shuffles them itself);
+- **batch size** 256 … 4096 with the pipeline;
+- **steps per execution** 1 and 32 (how many training steps Keras runs per call of its
+  compiled function; ``EmbeddingRegressor`` uses 32).
+
+Reported per configuration: wall-clock and CPU seconds of the timed epoch (CPU time
+counts all threads; on a machine shared with other jobs, wall time is inflated while
+CPU time much less so) and training examples per second of wall time.
+
+Usage::
+
+    nice .venv/bin/python benchmarks/bench_nn.py [--rows 300000] [--profile book] [--json FILE]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+
+import numpy as np
+
+import course_utils  # noqa: F401  (quiet TensorFlow)
+from course_utils.data import explicit, load, split_explicit
+from course_utils.hygiene import seed_everything
+from course_utils.nn import build_rating_network, keras, make_dataset, tf
+from course_utils.nn.pipeline import as_arrays
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Wall and CPU seconds of every epoch."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.wall: list[float] = []
+        self.cpu: list[float] = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._wall, self._cpu = time.perf_counter(), time.process_time()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.wall.append(time.perf_counter() - self._wall)
+        self.cpu.append(time.process_time() - self._cpu)
+
+
+def measure(frame, n_users: int, n_items: int, batch_size: int, pipeline: bool,
+            steps_per_execution: int, seed: int = 42) -> dict:
+    """Train two epochs; return the timing of the second."""
+    seed_everything(seed)
+    model = build_rating_network(n_users, n_items, embedding_size=128, dense_units=(128,),
+                                 dropout=0.5, initial_rating=float(frame["rating"].mean()),
+                                 steps_per_execution=steps_per_execution)
+    timer = EpochTimer()
+    if pipeline:
+        model.fit(make_dataset(frame, batch_size, shuffle=True, seed=seed), epochs=2,
+                  shuffle=False, callbacks=[timer], verbose=0)
+    else:
+        x, y = as_arrays(frame)
+        model.fit(x, y, batch_size=batch_size, epochs=2, shuffle=True, callbacks=[timer],
+                  verbose=0)
+    return {"batch size": batch_size, "input": "tf.data" if pipeline else "NumPy arrays",
+            "steps per execution": steps_per_execution,
+            "wall s/epoch": timer.wall[1], "CPU s/epoch": timer.cpu[1],
+            "examples/s": len(frame) / timer.wall[1]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=300_000, help="training ratings per epoch")
+    parser.add_argument("--profile", default="book", help="whose synthetic data to use")
+    parser.add_argument("--json", help="also write the rows to this JSON file")
+    args = parser.parse_args()
+
+    ds = load(source="synthetic", profile=args.profile, seed=42)
+    train, _, _ = split_explicit(explicit(ds), 0.1, 0.1, seed=42)
+    frame = train.sample(n=min(args.rows, len(train)), random_state=0).reset_index(drop=True)
+
+    configs = [(1024, True, 32), (1024, False, 32), (1024, True, 1)]
+    configs += [(b, True, 32) for b in (256, 512, 2048, 4096)]
+    rows = []
+    for batch_size, pipeline, spe in configs:
+        rows.append(measure(frame, ds.n_users, ds.n_items, batch_size, pipeline, spe))
+        print(json.dumps(rows[-1]), flush=True)
+
+    load_avg = os.getloadavg()[0]
+    print(f"\nMeasured on: {len(frame):,} training ratings per epoch; {ds.n_users:,} users × "
+          f"{ds.n_items:,} anime ({args.profile} profile), Beta NN-128; TensorFlow "
+          f"{tf.__version__}, Keras {keras.__version__}, {os.cpu_count()} CPUs, Python "
+          f"{platform.python_version()}; load average {load_avg:.1f}\n")
+    print("| batch size | input | steps per execution | wall s/epoch | CPU s/epoch | examples/s |")
+    print("| ---: | --- | ---: | ---: | ---: | ---: |")
+    for r in sorted(rows, key=lambda r: (r["batch size"], r["input"], r["steps per execution"])):
+        print(f"| {r['batch size']:,} | {r['input']} | {r['steps per execution']} | "
+              f"{r['wall s/epoch']:.1f} | {r['CPU s/epoch']:.1f} | {r['examples/s']:,.0f} |")
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump({"rows": rows, "load_average": load_avg, "n_rows": len(frame)}, fh,
+                      indent=2)
+
+
+if __name__ == "__main__":
+    np.set_printoptions(precision=4)
+    main()

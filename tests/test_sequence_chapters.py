@@ -1,0 +1,67 @@
+"""What chapters 09 and 10 claim, checked on their ci-profile results (see conftest.py)."""
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from course_utils.config import get_profile
+from course_utils.sequence.models import load_model, model_path
+
+pytestmark = pytest.mark.notebooks
+
+
+def test_chapter_09_cells_match_keras(chapter_results):
+    r = chapter_results("09_rnn_lstm_gru")
+    assert r["max_abs_diff_cells"] < 1e-5
+    # the simple RNN's gradient from 59 steps back vanishes; an open forget gate keeps it
+    assert r["gradient_59_steps_rnn"] < 1e-3 < 0.1 < r["gradient_59_steps_lstm_open"]
+    assert r["history_p5"] <= r["history_p10"]
+    assert r["n_training_windows"] > r["n_sequence_users"]
+
+
+def test_chapter_10_models_beat_popularity(chapter_results):
+    """Both sequence models clear the popularity baseline by an honest margin at ci.
+
+    The ci profile trains small networks on a few thousand windows for a few
+    epochs (the book profile is where the 2x goal is measured), so the margins
+    asked here are the ones such a run reaches with room to spare: 1.5x for the
+    GRU, 1.25x for the (slower-learning) bidirectional LSTM.
+    """
+    r = chapter_results("10_next_item_prediction")
+    pop = r["recall_at_20_popular"]
+    assert r["recall_at_20_random"] < pop
+    assert r["recall_at_20_gru"] >= 1.5 * pop
+    assert r["recall_at_20_lstm"] >= 1.25 * pop
+    assert r["mrr_at_20_gru"] >= 1.5 * r["mrr_at_20_popular"]
+    assert r["mrr_at_20_lstm"] >= 1.25 * r["mrr_at_20_popular"]
+    assert r["ndcg_at_5_gru"] > r["ndcg_at_5_popular"]
+    # no model is expected to beat the generator's own probabilities by more than noise
+    for model in ("lstm", "gru", "markov"):
+        assert r[f"recall_at_20_{model}"] <= r["recall_at_20_oracle"] + 0.05
+
+
+def test_chapter_10_losses_and_protocol(chapter_results):
+    r = chapter_results("10_next_item_prediction")
+    assert r["lstm_final_val_loss"] < r["uniform_ce"]
+    assert r["gru_final_val_loss"] < r["uniform_ce"]
+    assert 1 <= r["lstm_best_epoch"] <= r["lstm_epochs"]
+    seq = get_profile("ci")["sequence"]
+    assert r["lstm_train_windows"] <= seq["lstm"]["max_sequences"]
+    assert r["lstm_epochs"] <= seq["lstm"]["epochs"]
+    # sampled metrics inflate full-catalogue ones (the chapter's point)
+    for model in ("lstm", "gru", "popular"):
+        assert r[f"sampled_recall_at_20_{model}"] > r[f"recall_at_20_{model}"]
+    assert math.isclose(r["recall_ratio_gru_over_popular"],
+                        r["recall_at_20_gru"] / r["recall_at_20_popular"], rel_tol=1e-9)
+
+
+def test_chapter_10_saves_models_for_later_chapters(chapter_results):
+    chapter_results("10_next_item_prediction")
+    for name in ("bilstm", "gru"):
+        path = model_path(name, "ci")
+        assert path.exists() and path.with_suffix(".json").exists()
+    gru = load_model("gru", "ci")           # safe-mode loading, no training data needed
+    scores = gru.score_histories([[0, 1, 2]])
+    assert scores.shape == (1, gru.n_items_)
+    assert math.isclose(float(scores.sum()), 1.0, rel_tol=1e-5)
