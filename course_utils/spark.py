@@ -608,7 +608,7 @@ class LocalCluster:
     cores: int = 1
     memory: str = "1g"
     log_dir: Path = field(default_factory=lambda: paths.build_dir() / "spark" / "cluster")
-    timeout: float = 60.0
+    timeout: float = 120.0
     url: str = ""
     processes: list[subprocess.Popen] = field(default_factory=list)
 
