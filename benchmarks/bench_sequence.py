@@ -65,10 +65,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 3_000, 14_000],
                         help="catalogue sizes N (softmax width)")
-    parser.add_argument("--windows", type=int, default=10_240, help="training windows per epoch")
+    parser.add_argument("--windows", type=int, default=5_120, help="training windows per epoch")
     parser.add_argument("--seq-len", type=int, default=18)
     parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--epochs", type=int, default=2, help="timed epochs (after one untimed)")
+    parser.add_argument("--epochs", type=int, default=1, help="timed epochs (after one untimed)")
     a = parser.parse_args(argv)
 
     import keras
