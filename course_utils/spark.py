@@ -33,6 +33,7 @@ Example
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -272,10 +273,18 @@ def stop_spark(shutdown_jvm: bool = False) -> None:
     from pyspark.sql import SparkSession
 
     active = SparkSession.getActiveSession()
+    context = active.sparkContext if active is not None else SparkContext._active_spark_context
+    checkpoints = None
+    if context is not None and context._jsc is not None:
+        folder = context.getCheckpointDir()  # this application's own sub-folder
+        if folder and folder.startswith("file:"):
+            checkpoints = Path(folder[len("file:"):])
     if active is not None:
         active.stop()
-    elif SparkContext._active_spark_context is not None:
-        SparkContext._active_spark_context.stop()
+    elif context is not None:
+        context.stop()
+    if checkpoints is not None and paths.build_dir() in checkpoints.parents:
+        shutil.rmtree(checkpoints, ignore_errors=True)  # ALS checkpoints are of no later use
     if shutdown_jvm and SparkContext._gateway is not None:
         proc = getattr(SparkContext._gateway, "proc", None)
         SparkContext._gateway.shutdown()

@@ -194,6 +194,9 @@ def test_session_start_prints_nothing(tmp_path):
         from course_utils.spark import get_spark, stop_spark
         spark = get_spark("local[1]")
         assert spark.range(5).count() == 5
+        rdd = spark.sparkContext.parallelize(range(10))
+        rdd.checkpoint()
+        assert rdd.count() == 10  # writes a checkpoint
         stop_spark(shutdown_jvm=True)
     """)
     env = dict(os.environ, COURSE_HOME=str(tmp_path))
@@ -204,6 +207,8 @@ def test_session_start_prints_nothing(tmp_path):
     assert done.stdout == "" and done.stderr == ""
     logs = list((tmp_path / "build" / "spark").glob("driver-*.log"))
     assert logs, "the JVM's console output goes to build/spark/driver-<pid>.log"
+    leftovers = list((tmp_path / "build" / "spark" / "checkpoints").iterdir())
+    assert leftovers == [], "stop_spark removes the application's checkpoint folder"
 
 
 # --------------------------------------------------------------------------
