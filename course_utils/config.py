@@ -85,7 +85,7 @@ _SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
         "beyond": {"eval_users": 3_000, "k": 10, "embedding_dim": 64, "units": [100],
                    "genre_dim": 16, "epochs": 5, "max_sequences": 30_000, "batch_size": 256,
                    "n_blocks": 2, "n_heads": 2, "dropout": 0.2},
-        "ensemble": {"n_folds": 3, "max_fold_epochs": 3},
+        "ensemble": {"n_folds": 3, "max_fold_epochs": 2},
     },
     "full": {
         "data": {"n_users": 200_000, "n_items": 12_000, "mean_history": 100},

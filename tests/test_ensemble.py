@@ -360,7 +360,7 @@ def test_chapter_08_stacking_relationships(chapter_results):
     # the leaky meta learner's training error promises more than it delivers on test
     assert r["rmse_leaky_train"] < r["rmse_leaky_test"]
     # ... and the same base learners stacked honestly do better on test
-    assert r["rmse_honest_nn_mf"] < r["rmse_leaky_test"]
+    assert r["rmse_trap_honest_test"] < r["rmse_leaky_test"]
     # honest stacks are fitted on unseen predictions: they beat the global mean and
     # never fall below the noise floor of the synthetic data
     for key in ("rmse_ensemble_linear", "rmse_ensemble_ridge", "rmse_blend_linear"):
