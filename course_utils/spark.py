@@ -255,11 +255,12 @@ def get_spark(master: str | None = None, app_name: str = "course",
         gateway = _launch_gateway(conf, log_path)
     sc = SparkContext(conf=conf, gateway=gateway)
     sc.setLogLevel("ERROR")
-    checkpoint = Path(checkpoint_dir) if checkpoint_dir else paths.build_dir() / "spark" / "checkpoints"
-    if "://" not in str(checkpoint_dir or ""):
-        checkpoint.mkdir(parents=True, exist_ok=True)
-    sc.setCheckpointDir(str(checkpoint_dir) if checkpoint_dir and "://" in str(checkpoint_dir)
-                        else str(checkpoint))
+    if checkpoint_dir is not None and "://" in str(checkpoint_dir):  # hdfs://, s3a://, ...
+        sc.setCheckpointDir(str(checkpoint_dir))
+    else:
+        folder = Path(checkpoint_dir or paths.build_dir() / "spark" / "checkpoints")
+        folder.mkdir(parents=True, exist_ok=True)
+        sc.setCheckpointDir(str(folder.resolve()))
     return SparkSession(sc)
 
 

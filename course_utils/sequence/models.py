@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -411,7 +412,12 @@ class NextItemModel(TopKMixin):
         if path.suffix != ".keras":
             raise ValueError(f"save to a file ending in .keras (native Keras format), got {path}")
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.model_.save(path)
+        with warnings.catch_warnings():
+            # Keras 3.15 writes TensorFlow variables with np.array(variable), which NumPy 2
+            # flags because TF's __array__ lacks the `copy` keyword; the file is unaffected.
+            warnings.filterwarnings("ignore", category=DeprecationWarning,
+                                    message="__array__ implementation doesn't accept a copy")
+            self.model_.save(path)
         meta = {"class": type(self).__name__, "params": self.params(),
                 "history": getattr(self, "history_", {}),
                 "epoch_seconds": getattr(self, "epoch_seconds_", []),
