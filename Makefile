@@ -67,8 +67,9 @@ $(LAB_OVERRIDES): $(STAMP)
 	@mkdir -p $(dir $@)
 	@echo '{"@jupyterlab/docmanager-extension:plugin": {"defaultViewers": {"markdown": "Jupytext Notebook", "myst": "Jupytext Notebook"}}}' > $@
 
+# (as root, e.g. in a container, JupyterLab refuses to start without --allow-root)
 lab: $(STAMP) $(LAB_OVERRIDES)
-	$(BIN)/jupyter lab --notebook-dir=notebooks
+	$(BIN)/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
 student: $(STAMP)
 	$(BIN)/course student
