@@ -66,6 +66,7 @@ from scipy import sparse
 from sklearn.linear_model import LinearRegression, RidgeCV
 from sklearn.model_selection import KFold
 
+from course_utils.data.views import rating_arrays
 from course_utils.recommend import TopKMixin
 
 __all__ = [
@@ -94,7 +95,6 @@ Learner = Callable[[pd.DataFrame, "pd.DataFrame | None", str], Any]
 RIDGE_ALPHAS = tuple(float(a) for a in np.logspace(-3, 5, 17))
 """The penalties ``RidgeCV`` chooses from (by efficient leave-one-out CV)."""
 
-_COLUMNS = ("user", "item", "rating")
 
 
 # --------------------------------------------------------------------------
@@ -132,19 +132,6 @@ def as_learner(spec: Any) -> Learner:
         f"got {type(spec).__name__}")
 
 
-def _check_frame(frame: Any, name: str, need_rating: bool = True) -> None:
-    columns = _COLUMNS if need_rating else _COLUMNS[:2]
-    if not isinstance(frame, pd.DataFrame):
-        raise TypeError(f"{name} must be a pandas DataFrame with columns {list(columns)}, "
-                        f"got {type(frame).__name__}")
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ValueError(f"{name} lacks the column(s) {missing} (it has {list(frame.columns)}); "
-                         "make it with course_utils.data.explicit / split_explicit")
-    if len(frame) == 0:
-        raise ValueError(f"{name} is empty: there is nothing to fit or predict")
-
-
 def _check_learners(learners: Mapping[str, Any]) -> dict[str, Learner]:
     if not isinstance(learners, Mapping) or len(learners) == 0:
         raise ValueError("learners must be a non-empty dict {name: model or function}, "
@@ -154,7 +141,7 @@ def _check_learners(learners: Mapping[str, Any]) -> dict[str, Learner]:
 
 def predict_frame(model: Any, frame: pd.DataFrame, name: str = "model") -> np.ndarray:
     """``model.predict(frame.user, frame.item)`` as float64, checked for shape and NaN."""
-    _check_frame(frame, "frame", need_rating=False)
+    rating_arrays(frame, "frame", need_rating=False)
     pred = np.asarray(model.predict(frame["user"].to_numpy(), frame["item"].to_numpy()),
                       dtype=np.float64).ravel()
     if pred.shape != (len(frame),):
@@ -183,7 +170,7 @@ def prediction_matrix(models: Mapping[str, Any], frame: pd.DataFrame) -> pd.Data
 def fit_learners(learners: Mapping[str, Any], train: pd.DataFrame,
                  valid: pd.DataFrame | None = None, tag: str = "full") -> dict[str, Any]:
     """Fit every learner on ``train`` (``valid`` for early stopping); ``{name: model}``."""
-    _check_frame(train, "train")
+    rating_arrays(train, "train")
     return {name: fit(train, valid, tag) for name, fit in _check_learners(learners).items()}
 
 
@@ -200,7 +187,7 @@ def blend_split(train: pd.DataFrame, blend_frac: float = 0.1,
     >>> [len(p) for p in blend_split(f, 0.2, seed=0)]
     [8, 2]
     """
-    _check_frame(train, "train")
+    rating_arrays(train, "train")
     if not 0.0 < blend_frac < 1.0:
         raise ValueError(f"blend_frac is the share of training rows held out for the meta "
                          f"learner, in (0, 1); got {blend_frac}")
@@ -430,7 +417,7 @@ def out_of_fold_level_one(learners: Mapping[str, Any], train: pd.DataFrame,
     LevelOne
         ``rows`` is ``train``; ``folds`` tells which fold model predicted each row.
     """
-    _check_frame(train, "train")
+    rating_arrays(train, "train")
     fits = _check_learners(learners)
     if int(n_folds) < 2 or int(n_folds) > len(train):
         raise ValueError(f"n_folds must be between 2 and the number of training rows "
@@ -483,7 +470,7 @@ def in_sample_level_one(models: Mapping[str, Any], train: pd.DataFrame) -> Level
     learner that memorised its training rows best, not the one that predicts
     new rows best, and its training error promises more than it delivers.
     """
-    _check_frame(train, "train")
+    rating_arrays(train, "train")
     models = dict(models)
     return LevelOne("in_sample", train.reset_index(drop=True),
                     prediction_matrix(models, train.reset_index(drop=True)), models)

@@ -65,6 +65,7 @@ import pandas as pd
 from numba import njit
 from scipy import sparse
 
+from course_utils.data.views import rating_arrays
 from course_utils.recommend import TopKMixin, seen_matrix
 
 __all__ = [
@@ -76,37 +77,6 @@ __all__ = [
     "load_model",
     "model_path",
 ]
-
-
-# --------------------------------------------------------------------------
-# input checks shared by the models
-# --------------------------------------------------------------------------
-def _check_ratings(frame: pd.DataFrame, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(users, items, ratings)`` arrays of a rating frame, with clear errors."""
-    if not isinstance(frame, pd.DataFrame):
-        raise TypeError(f"{name} must be a pandas DataFrame with columns user, item, rating; "
-                        f"got {type(frame).__name__}")
-    missing = [c for c in ("user", "item", "rating") if c not in frame.columns]
-    if missing:
-        raise ValueError(
-            f"{name} lacks the column(s) {missing} (it has {list(frame.columns)}); rating "
-            "frames have integer ids user, item from 0 and a numeric rating "
-            "(see course_utils.data.explicit)")
-    if len(frame) == 0:
-        raise ValueError(f"{name} is empty: there is nothing to fit")
-    users = frame["user"].to_numpy()
-    items = frame["item"].to_numpy()
-    for col, ids in (("user", users), ("item", items)):
-        if ids.dtype.kind not in "iu" or ids.min() < 0:
-            raise ValueError(f"{name}[{col!r}] must hold integer ids >= 0, got dtype "
-                             f"{ids.dtype} and minimum {ids.min()}; map names to ids first")
-    ratings = frame["rating"].to_numpy(dtype=np.float64)
-    bad = ~np.isfinite(ratings)
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"{name}['rating'] has a missing or infinite value at row {row} "
-                         f"({frame.index[row]!r}); drop or fill such rows before fitting")
-    return users.astype(np.int64), items.astype(np.int64), ratings
 
 
 def _ids(values: Any, name: str) -> np.ndarray:
@@ -384,8 +354,8 @@ class _Trainable(FactorModel):
         self.patience = patience
 
     def _start(self, train: pd.DataFrame, valid: pd.DataFrame | None):
-        users, items, ratings = _check_ratings(train, "train")
-        vdata = _check_ratings(valid, "valid") if valid is not None else None
+        users, items, ratings = rating_arrays(train, "train")
+        vdata = rating_arrays(valid, "valid") if valid is not None else None
         self.n_users_ = max(int(users.max()) + 1, self.n_users or 0)
         self.n_items_ = max(int(items.max()) + 1, self.n_items or 0)
         self.user_counts_ = np.bincount(users, minlength=self.n_users_)

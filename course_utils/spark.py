@@ -423,12 +423,12 @@ class SparkALS:
         (optional, pandas) is scored after training: ``valid_rmse_``.
         """
         from course_utils.metrics import rmse
-        from course_utils.mf import _check_ratings
+        from course_utils.data.views import rating_arrays
         from course_utils.recommend import seen_matrix
 
         spark = self._session()
         if isinstance(train, pd.DataFrame):
-            users, items, ratings = _check_ratings(train, "train")
+            users, items, ratings = rating_arrays(train, "train")
             frame = to_spark(spark, train)
             self.n_users_ = int(users.max()) + 1
             self.n_items_ = int(items.max()) + 1

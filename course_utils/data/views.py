@@ -21,7 +21,7 @@ Example
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -56,6 +56,55 @@ def explicit(ds: "Dataset") -> pd.DataFrame:
         "item": rated["item"].to_numpy(np.int32),
         "rating": rated["rating"].to_numpy(np.float32),
     })
+
+
+def rating_arrays(frame: Any, name: str = "train", need_rating: bool = True
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Check a ratings frame and return its ``(users, items, ratings)`` arrays.
+
+    Every explicit model of the course (MF, Spark, networks, ensembles) takes a
+    frame made by :func:`explicit`: integer ids ``user`` and ``item`` from 0 and a
+    finite ``rating``. Anything else is a clear error naming ``name``, the column
+    and, for a bad rating, the row. ``need_rating=False`` checks only the ids (for
+    ``predict``) and returns ``None`` for the ratings.
+
+    Example
+    -------
+    >>> frame = pd.DataFrame({"user": [0, 1], "item": [2, 0], "rating": [7.0, 9.0]})
+    >>> users, items, ratings = rating_arrays(frame)
+    >>> users.tolist(), ratings.tolist()
+    ([0, 1], [7.0, 9.0])
+    """
+    columns = ["user", "item", "rating"] if need_rating else ["user", "item"]
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"{name} must be a pandas DataFrame with columns {columns}, "
+                        f"got {type(frame).__name__}")
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(
+            f"{name} lacks the column(s) {missing} (it has {list(frame.columns)}); make it "
+            "with course_utils.data.explicit(ds), which gives user, item, rating")
+    if len(frame) == 0:
+        raise ValueError(f"{name} is empty: there is nothing to fit or score")
+    ids = {}
+    for col in ("user", "item"):
+        values = frame[col].to_numpy()
+        if values.dtype.kind not in "iu":
+            raise ValueError(f"{name}[{col!r}] must hold integer ids, got dtype {values.dtype}; "
+                             "map names to contiguous ids from 0 first")
+        if values.min() < 0:
+            raise ValueError(f"{name}[{col!r}] holds a negative id ({values.min()}); "
+                             "ids start at 0")
+        ids[col] = values.astype(np.int64)
+    if not need_rating:
+        return ids["user"], ids["item"], None
+    ratings = frame["rating"].to_numpy(dtype=np.float64)
+    bad = ~np.isfinite(ratings)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"{name}['rating'] holds a NaN or infinite value at row {row} "
+                         f"(index {frame.index[row]!r}); drop or fill such rows first")
+    return ids["user"], ids["item"], ratings
 
 
 def split_explicit(frame: pd.DataFrame, valid_frac: float = 0.1, test_frac: float = 0.1,

@@ -24,35 +24,18 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-__all__ = ["check_ratings", "as_arrays", "make_dataset"]
+from course_utils.data.views import rating_arrays
 
-COLUMNS = ("user", "item", "rating")
+__all__ = ["check_ratings", "as_arrays", "make_dataset"]
 
 
 def check_ratings(frame: Any, name: str = "train", need_rating: bool = True) -> None:
-    """Raise a clear error unless ``frame`` is a ratings frame the networks accept."""
-    columns = COLUMNS if need_rating else COLUMNS[:2]
-    if not isinstance(frame, pd.DataFrame):
-        raise TypeError(f"{name} must be a pandas DataFrame with columns {list(columns)}, "
-                        f"got {type(frame).__name__}")
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ValueError(
-            f"{name} lacks the column(s) {missing} (it has {list(frame.columns)}); make it "
-            "with course_utils.data.explicit(ds), which gives user, item, rating")
-    if len(frame) == 0:
-        raise ValueError(f"{name} is empty: there is nothing to train or score on")
-    for col in ("user", "item"):
-        ids = frame[col].to_numpy()
-        if ids.dtype.kind not in "iu":
-            raise ValueError(f"{name}[{col!r}] must hold integer ids, got dtype {ids.dtype}; "
-                             "map names to contiguous ids from 0 first")
-        if ids.min() < 0:
-            raise ValueError(f"{name}[{col!r}] holds a negative id ({ids.min()}); ids start at 0")
-    if need_rating:
-        r = frame["rating"].to_numpy(dtype=np.float64)
-        if not np.isfinite(r).all():
-            raise ValueError(f"{name}['rating'] holds NaN or infinite values; drop those rows")
+    """Raise a clear error unless ``frame`` is a ratings frame the networks accept.
+
+    The one check every explicit model shares:
+    :func:`course_utils.data.views.rating_arrays`.
+    """
+    rating_arrays(frame, name, need_rating)
 
 
 def as_arrays(frame: pd.DataFrame) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
