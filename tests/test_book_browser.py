@@ -8,9 +8,13 @@ everything it is made from. Every page is then loaded in headless Chromium
 images loaded, math typeset offline, no error output, internal links that
 resolve, solutions collapsed, download and launch buttons on chapters.
 Screenshots of two pages are saved under build/screenshots/ci/.
+
+`make test` checks the ci book; to check the book `make book` built, run
+``COURSE_BROWSER_PROFILE=book .venv/bin/pytest tests -m book``.
 """
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -26,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).parent / "browser"))
 import book_harness as harness  # noqa: E402
 
 pytestmark = pytest.mark.book
-PROFILE = "ci"
+PROFILE = os.environ.get("COURSE_BROWSER_PROFILE", "ci")
 
 
 def _newest_input() -> float:
