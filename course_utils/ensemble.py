@@ -96,7 +96,6 @@ RIDGE_ALPHAS = tuple(float(a) for a in np.logspace(-3, 5, 17))
 """The penalties ``RidgeCV`` chooses from (by efficient leave-one-out CV)."""
 
 
-
 # --------------------------------------------------------------------------
 # learners and their predictions
 # --------------------------------------------------------------------------
