@@ -95,11 +95,8 @@ def test_every_page_passes_the_browser_checks(built, course_home):
     pages = harness.page_specs(built, source_dir("ci"))
     shots = [{"path": "index.html", "file": str(course_home / "index.png")},
              {"path": "notebooks/00_first.html", "file": str(course_home / "chapter.png")}]
-    try:
-        report = harness.run_checks(built, pages, shots, URL_PATTERNS,
-                                    paths.build_dir() / "node", course_home / "browser")
-    except harness.Unavailable as exc:
-        pytest.skip(f"no headless browser: {exc}")
+    report = harness.run_checks(built, pages, shots, URL_PATTERNS,
+                                paths.build_dir() / "node", course_home / "browser")
     assert report["failures"] == []
     chapter = next(p for p in report["pages"] if p["path"] == "notebooks/00_first.html")
     assert chapter["math"] >= 2 and chapter["images"] >= 1 and chapter["solutions"] == 1
@@ -118,11 +115,8 @@ def test_browser_checks_catch_a_broken_page(built, course_home):
               '<script src="https://cdn.example.org/x.js"></script>')
     page.write_text(html.replace("</article>", faults + "</article>", 1))
     specs = [{"path": "notebooks/01_second.html", "heading": "Not this heading", "chapter": True}]
-    try:
-        report = harness.run_checks(broken, specs, [], URL_PATTERNS,
-                                    paths.build_dir() / "node", course_home / "browser")
-    except harness.Unavailable as exc:
-        pytest.skip(f"no headless browser: {exc}")
+    report = harness.run_checks(broken, specs, [], URL_PATTERNS,
+                                paths.build_dir() / "node", course_home / "browser")
     text = "\n".join(report["failures"])
     for expected in ["heading is", "image did not load: missing.png", "raw TeX left",
                      "error output shown", "broken link to", "no-such-anchor",

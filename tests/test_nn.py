@@ -139,7 +139,9 @@ def test_fit_records_history_and_learns(frames, fitted):
     assert h["loss"][-1] < h["loss"][0]
     mean_rmse = float(np.sqrt(np.mean((valid["rating"] - train["rating"].mean()) ** 2)))
     assert fitted.evaluate(valid)["rmse"] < mean_rmse
-    assert 1 <= fitted.best_epoch_ <= fitted.epochs_run_
+    assert fitted.best_epoch_ == int(np.argmin(h["val_loss"])) + 1
+    best_val_rmse = h["val_rmse"][fitted.best_epoch_ - 1]
+    assert fitted.evaluate(valid)["rmse"] == pytest.approx(best_val_rmse, rel=1e-4)
 
 
 def test_fit_is_deterministic_for_a_seed(frames, fitted):

@@ -7,7 +7,12 @@ do not (at the book profile they do).
 """
 from __future__ import annotations
 
+import json
+
+import numpy as np
 import pytest
+
+from course_utils.nn.store import model_path
 
 pytestmark = pytest.mark.notebooks
 
@@ -44,7 +49,20 @@ def test_06_each_loss_wins_on_its_own_metric(ch06):
 def test_06_beta_network_beats_the_global_mean(ch06):
     for part in ("valid", "test"):
         assert ch06[f"rmse_beta_100_{part}"] < ch06[f"rmse_global_mean_{part}"]
-    assert 1 <= ch06["beta_100_best_epoch"] <= ch06["beta_100_epochs_run"]
+    _assert_best_epoch_is_lowest_val_loss(ch06["beta_100_best_epoch"],
+                                          ch06["beta_100_epochs_run"], 100)
+
+
+def _saved_history(size: int) -> dict:
+    """The training record saved beside the ci beta network of ``size``."""
+    return json.loads(model_path("ci", size).with_suffix(".json").read_text())
+
+
+def _assert_best_epoch_is_lowest_val_loss(recorded_best: int, recorded_run: int, size: int):
+    saved = _saved_history(size)
+    val_loss = saved["history_"]["val_loss"]
+    assert recorded_run == saved["epochs_run_"] == len(val_loss)
+    assert recorded_best == saved["best_epoch_"] == int(np.argmin(val_loss)) + 1
 
 
 def test_07_every_beta_network_beats_the_global_mean(ch07):
@@ -56,7 +74,7 @@ def test_07_every_beta_network_beats_the_global_mean(ch07):
 def test_07_early_stopping_kept_a_trained_epoch(ch07):
     for size in SIZES:
         best, run = ch07[f"beta_{size}_best_epoch"], ch07[f"beta_{size}_epochs_run"]
-        assert 1 <= best <= run
+        _assert_best_epoch_is_lowest_val_loss(best, run, size)
         assert run - best <= 3  # patience 3: at most three epochs past the best one
 
 

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from course_utils import metrics
+from course_utils import spark as course_spark
 from course_utils.mf import ALSMatrixFactorization
 from course_utils.spark import (
     JavaNotFoundError,
@@ -37,7 +38,13 @@ def test_local_conf_is_loopback_quiet_and_sized():
     assert conf["spark.ui.showConsoleProgress"] == "false"
     assert "-Xss" in conf["spark.driver.extraJavaOptions"]
     assert "spark_log4j2.properties" in conf["spark.driver.extraJavaOptions"]
-    assert 1 <= int(conf["spark.driver.memory"].rstrip("g")) <= 16
+
+
+@pytest.mark.parametrize("machine_gb, driver", [(24, "6g"), (2, "1g"), (200, "16g")])
+def test_driver_memory_is_a_quarter_of_the_machine_within_bounds(monkeypatch, machine_gb,
+                                                                 driver):
+    monkeypatch.setattr(course_spark, "_machine_memory_gb", lambda: machine_gb)
+    assert spark_conf("local[2]")["spark.driver.memory"] == driver
 
 
 def test_remote_conf_does_not_bind_to_loopback(monkeypatch):

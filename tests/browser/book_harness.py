@@ -29,7 +29,7 @@ CHECK_SCRIPT = Path(__file__).with_name("check_book.mjs")
 
 
 class Unavailable(RuntimeError):
-    """A tool the browser test needs cannot be found or installed (reason in message)."""
+    """A tool the browser test needs cannot be found or installed: the test fails with the reason."""
 
 
 def find_chromium(install: bool = True) -> str:
