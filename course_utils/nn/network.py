@@ -44,7 +44,8 @@ import numpy as np
 import pandas as pd
 
 from course_utils.hygiene import seed_everything
-from course_utils.nn.pipeline import as_arrays, check_ratings, make_dataset
+from course_utils.data.views import rating_arrays
+from course_utils.nn.pipeline import as_arrays, make_dataset
 from course_utils.recommend import TopKMixin, seen_matrix
 
 __all__ = ["build_rating_network", "EmbeddingRegressor", "BETA_EMBEDDING_SIZES"]
@@ -228,9 +229,9 @@ class EmbeddingRegressor(TopKMixin):
         ``callbacks`` are added to the early-stopping callback (for example a
         ``keras.callbacks.CSVLogger``). Returns ``self``.
         """
-        check_ratings(train, "train")
+        rating_arrays(train, "train")
         if valid is not None:
-            check_ratings(valid, "valid")
+            rating_arrays(valid, "valid")
         frames = [train] if valid is None else [train, valid]
         self.n_users_ = max([int(f["user"].max()) + 1 for f in frames] + [self.n_users or 0])
         self.n_items_ = max([int(f["item"].max()) + 1 for f in frames] + [self.n_items or 0])
@@ -301,7 +302,7 @@ class EmbeddingRegressor(TopKMixin):
 
     def predict_frame(self, frame: pd.DataFrame) -> np.ndarray:
         """``predict(frame.user, frame.item)``."""
-        check_ratings(frame, "frame", need_rating=False)
+        rating_arrays(frame, "frame", need_rating=False)
         return self.predict(frame["user"].to_numpy(), frame["item"].to_numpy())
 
     def score(self, users: Any) -> np.ndarray:

@@ -18,24 +18,13 @@ Example
 """
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pandas as pd
 import tensorflow as tf
 
 from course_utils.data.views import rating_arrays
 
-__all__ = ["check_ratings", "as_arrays", "make_dataset"]
-
-
-def check_ratings(frame: Any, name: str = "train", need_rating: bool = True) -> None:
-    """Raise a clear error unless ``frame`` is a ratings frame the networks accept.
-
-    The one check every explicit model shares:
-    :func:`course_utils.data.views.rating_arrays`.
-    """
-    rating_arrays(frame, name, need_rating)
+__all__ = ["as_arrays", "make_dataset"]
 
 
 def as_arrays(frame: pd.DataFrame) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
@@ -72,7 +61,7 @@ def make_dataset(frame: pd.DataFrame, batch_size: int = 1024, shuffle: bool = Tr
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
-    check_ratings(frame, "frame")
+    rating_arrays(frame, "frame")
     inputs, target = as_arrays(frame)
     users, items = tf.constant(inputs["user"]), tf.constant(inputs["item"])
     ratings = tf.constant(target)
