@@ -73,3 +73,18 @@ def test_ranking_metrics_are_bounded(r):
     for key, value in r.items():
         if key.split("_")[0] in ("ndcg5", "recall20", "mrr20", "coverage20"):
             assert 0.0 <= value <= 1.0, key
+
+
+def test_the_mrr_bound_holds_for_every_course_model(r):
+    # one target per user: MRR@20 <= NDCG@5 + (Recall@20 - NDCG@5) / 6, the bound
+    # that tells which logarithm the thesis's NDCG@5 used
+    for m in IMPLICIT + ("oracle",):
+        ndcg, recall, mrr = r[f"ndcg5_{m}"], r[f"recall20_{m}"], r[f"mrr20_{m}"]
+        assert mrr <= ndcg + (recall - ndcg) / 6 + 1e-12, m
+
+
+def test_the_thesis_ndcg_used_log2(r):
+    # read as a natural-log sum, 0.2953 would cap MRR@20 below the reported 0.2887
+    assert r["thesis_mrr_bound_ln"] == pytest.approx(0.2953 * math.log(2)
+                                                     + (0.5065 - 0.2953 * math.log(2)) / 6)
+    assert r["thesis_mrr_bound_ln"] < 0.2887 < r["thesis_mrr_bound_log2"]

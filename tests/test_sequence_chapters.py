@@ -15,6 +15,8 @@ pytestmark = pytest.mark.notebooks
 def test_chapter_09_cells_match_keras(chapter_results):
     r = chapter_results("09_rnn_lstm_gru")
     assert r["max_abs_diff_cells"] < 1e-5
+    # the Jacobian of one step, by the chapter's formula and by tf.GradientTape (float64)
+    assert r["bptt_jacobian_max_diff"] < 1e-12
     # the simple RNN's gradient from 59 steps back vanishes; an open forget gate keeps it
     assert r["gradient_59_steps_rnn"] < 1e-3 < 0.1 < r["gradient_59_steps_lstm_open"]
     assert r["history_p5"] <= r["history_p10"]

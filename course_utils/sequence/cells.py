@@ -239,9 +239,11 @@ def gru_step(x_t: np.ndarray, h_prev: np.ndarray, w: GRUWeights) -> np.ndarray:
         n_t = tanh(x_t W_n + b_n + r_t * (h_{t-1} U_n + b'_n))  candidate
         h_t = z_t * h_{t-1} + (1 - z_t) * n_t
 
-    Cho et al. (2014) write the last line as ``(1 - z) h_{t-1} + z n_t``: the
-    same model with ``z`` renamed ``1 - z``. Keras (and this code) keep the old
-    state where ``z`` is close to 1.
+    This last line is Cho et al.'s (2014, eq. 7), Keras's and PyTorch's: the old
+    state is kept where ``z`` is close to 1. Chung et al. (2014) write
+    ``(1 - z) h_{t-1} + z n_t``, the same model with ``z`` renamed ``1 - z``.
+    Cho et al. apply the reset gate before the recurrent product
+    (``reset_after=False`` in Keras); Keras's default applies it after.
     """
     n = w.units
     xw = x_t @ w.W + w.b[0]                      # input part of all three
@@ -333,10 +335,12 @@ def rnn_state_jacobians(x: np.ndarray, w: RNNWeights,
                         h0: np.ndarray | None = None) -> np.ndarray:
     """Norms of ``d h_T / d h_t`` for a simple RNN, for every ``t`` (one sequence).
 
-    Backpropagation through time multiplies one Jacobian per step::
+    Backpropagation through time multiplies one Jacobian per step. With row-vector
+    states, ``h_s = tanh(x_s W + h_{s-1} U + b)``, and ``J_s[j, i] = d h_s[j] / d h_{s-1}[i]``
+    (chapter 09's convention)::
 
-        d h_T / d h_t = prod_{s=t+1..T} d h_s / d h_{s-1},
-        d h_s / d h_{s-1} = diag(1 - h_s^2) U^T
+        J_s = d h_s / d h_{s-1} = diag(1 - h_s^2) U^T
+        d h_T / d h_t = J_T J_{T-1} ... J_{t+1}
 
     so the gradient that reaches step ``t`` from the loss at step ``T`` shrinks
     (vanishes) or grows (explodes) geometrically in ``T - t``, depending on
@@ -371,8 +375,8 @@ def rnn_state_jacobians(x: np.ndarray, w: RNNWeights,
     J = np.eye(n)  # d h_T / d h_T
     norms[-1] = 1.0
     for t in range(T - 1, 0, -1):
-        # row-vector convention: h_t = tanh(h_{t-1} U + ...), so dh_t/dh_{t-1} = U diag(1 - h_t^2)
-        step = w.U * (1.0 - h_seq[t] ** 2)[None, :]
-        J = step @ J
+        # J_t = diag(1 - h_t^2) U^T; multiply on the right: J_T ... J_t
+        step = (1.0 - h_seq[t] ** 2)[:, None] * w.U.T
+        J = J @ step
         norms[t - 1] = np.linalg.norm(J, 2)
     return norms
