@@ -35,7 +35,7 @@ def test_cleaning_report_of_the_sample(sample):
                         "duplicate_rows": 1}
     assert report["rows_removed"].to_dict() == {"repeated_anime_id": 0, "repeated_username": 0,
                                                 **expected_removed, "episodes_beyond_length": 0,
-                                                "last_online_1900": 0}
+                                                "last_online_1900": 0, "html_entities": 0}
     assert report.loc["episodes_beyond_length", "rows_fixed"] == 1
     assert report.loc["last_online_1900", "rows_fixed"] == 1
     assert sample.meta["rows_read"] == 27

@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 from course_utils.data import schema
 from course_utils.data.errors import DataFormatError
 
-CLEANING_VERSION = 1  # bump when a rule changes: the parquet caches are rebuilt
+CLEANING_VERSION = 2  # bump when a rule changes: the parquet caches are rebuilt
 
 RULES: list[tuple[str, str]] = [
     ("repeated_anime_id", "a second line with an anime_id already in the anime file (removed; "
@@ -44,6 +44,8 @@ RULES: list[tuple[str, str]] = [
                                "(fixed: set to the series length)"),
     ("last_online_1900", "users whose last_online year is 1900 (fixed: set to their last list "
                          "update, as the dataset author did)"),
+    ("html_entities", "anime titles with HTML entities such as &#039; or &amp; (fixed: "
+                      "unescaped for display, Gintama&#039; becomes Gintama')"),
 ]
 _STREAM_RULES = [r for r, _ in RULES[2:8]]
 

@@ -25,6 +25,7 @@ Example
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import os
 import shutil
@@ -48,6 +49,7 @@ from course_utils.data.errors import (KAGGLE_COOPER_INSTRUCTIONS, KAGGLE_MAL_INS
 from course_utils.data.truth import Truth
 
 _FRAMES = ("interactions", "other_statuses", "anime", "users", "report")
+DATA_DIR_VARIABLE = "COURSE_DATA_DIR"  # `course run --data-dir`: the real sources' folder
 
 
 @dataclass
@@ -178,8 +180,9 @@ def _files_hash(files: list[Path]) -> str:
     return h.hexdigest()
 
 
-def _cache_folder(root: Path, source: str, folder: Path, inputs: list[Path]) -> Path:
-    key = hashlib.sha256((_code_hash() + _files_hash(inputs)).encode()).hexdigest()[:16]
+def _cache_folder(root: Path, source: str, folder: Path, inputs: list[Path], seed: int) -> Path:
+    # the seed orders entries that share a timestamp, so it is part of the key
+    key = hashlib.sha256((_code_hash() + _files_hash(inputs) + f"|seed={seed}").encode()).hexdigest()[:16]
     stem = f"{source}-{folder.name}-{hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:6]}"
     return root / "data" / f"{stem}-{key}"
 
@@ -276,17 +279,19 @@ def load(source: str = "synthetic", data_dir: str | Path | None = None, profile:
         inputs = [p for p in files.values() if p is not None]
         inputs += [folder / "generator.json"] + sorted((folder / "truth").glob("*"))
     elif source == "kaggle":
+        data_dir = data_dir if data_dir is not None else os.environ.get(DATA_DIR_VARIABLE) or None
         folder = Path(data_dir) if data_dir is not None else paths.data_dir() / "kaggle"
         files = _kaggle_files(folder)
         inputs = [p for p in files.values() if p is not None]
     else:
+        data_dir = data_dir if data_dir is not None else os.environ.get(DATA_DIR_VARIABLE) or None
         folder = Path(data_dir) if data_dir is not None else paths.data_dir() / "kaggle_cooper"
         files = _cooper_files(folder)
         inputs = list(files.values())
     if not cache:
         return _build(source, folder, files, profile, seed)
     root = Path(cache_dir) if cache_dir is not None else paths.cache_dir()
-    target = _cache_folder(root, source, folder, list(dict.fromkeys(inputs)))
+    target = _cache_folder(root, source, folder, list(dict.fromkeys(inputs)), seed)
     if (target / "meta.json").exists():
         return _read_cache(target, source)
     with file_lock(target.parent / target.name.rsplit("-", 1)[0]):  # one builder at a time
@@ -299,7 +304,7 @@ def load(source: str = "synthetic", data_dir: str | Path | None = None, profile:
 
 def _build(source: str, folder: Path, files: dict[str, Path | None], profile: str,
            seed: int) -> Dataset:
-    ds = _build_cooper(files) if source == "kaggle_cooper" else _build_mal(files, source)
+    ds = _build_cooper(files, seed) if source == "kaggle_cooper" else _build_mal(files, source, seed)
     if source == "synthetic":
         ds.truth = _map_truth(folder / "truth", ds)
     ds.source = source
@@ -309,7 +314,7 @@ def _build(source: str, folder: Path, files: dict[str, Path | None], profile: st
     return ds
 
 
-def _build_mal(files: dict[str, Path | None], source: str) -> Dataset:
+def _build_mal(files: dict[str, Path | None], source: str, seed: int) -> Dataset:
     anime = read.read_table(files["anime"], schema.ANIME_NEEDED, schema.ANIME_OPTIONAL,
                             types={"anime_id": pa.int64(), "episodes": pa.int64(),
                                    "members": pa.int64(), "score": pa.float64(),
@@ -317,6 +322,7 @@ def _build_mal(files: dict[str, Path | None], source: str) -> Dataset:
     report = clean.Report()
     anime = clean.drop_repeated_keys(anime, "anime_id", report, files["anime"].name)
     anime = anime.sort_values("anime_id", kind="stable").reset_index(drop=True)
+    unescape_titles(anime, ("title", "title_english"), report, files["anime"].name)
     users = read.read_table(files["users"], schema.USER_NEEDED, schema.USER_OPTIONAL,
                             types={"user_id": pa.int64()})
     users = clean.drop_repeated_keys(users, "username", report, files["users"].name)
@@ -330,12 +336,87 @@ def _build_mal(files: dict[str, Path | None], source: str) -> Dataset:
                                      cleaned, anime["anime_id"].to_numpy(), report)
     kept = clean.drop_duplicates(kept, report, lists_path.name)
     clean.fix_episodes(kept, anime["episodes"].to_numpy(), report, lists_path.name)
-    return _assemble(kept, other, anime, users, report, files, has_timestamps=True)
+    return _assemble(kept, other, anime, users, report, files, has_timestamps=True, seed=seed)
+
+
+def unescape_titles(anime: pd.DataFrame, columns: tuple[str, ...], report: clean.Report,
+                    file: str) -> None:
+    """Turn HTML entities in title columns into the characters they stand for, in place.
+
+    The scraped files write ``Gintama&#039;`` for *Gintama'* and ``&amp;`` for
+    *&*. Counted per anime (a row is counted once) in the cleaning report.
+
+    Example
+    -------
+    >>> frame = pd.DataFrame({"title": ["Gintama&#039;", "Tiger &amp; Bunny", "Monster"]})
+    >>> report = clean.Report()
+    >>> unescape_titles(frame, ("title",), report, "anime.csv")
+    >>> frame["title"].tolist(), report.fixed["html_entities"]
+    (["Gintama'", 'Tiger & Bunny', 'Monster'], 2)
+    """
+    changed = np.zeros(len(anime), bool)
+    for col in columns:
+        if col not in anime:
+            continue
+        old = anime[col]
+        new = old.map(lambda v: html.unescape(v) if isinstance(v, str) and "&" in v else v)
+        changed |= (new.ne(old) & old.notna()).to_numpy()
+        anime[col] = new
+    report.fixed["html_entities"] += int(changed.sum())
+    report.files["html_entities"] = file
+
+
+def tie_key(user: np.ndarray, item: np.ndarray, seed: int) -> np.ndarray:
+    """A seeded pseudo-random number per (user, item): the order of entries with equal times.
+
+    It depends on the pair and the seed only (not on the line order of the
+    file), and is not monotone in the item id, so a sequel (higher id) is no
+    more likely to come after its prequel than before it.
+
+    Example
+    -------
+    >>> a = tie_key(np.array([0, 0]), np.array([5, 6]), seed=1)
+    >>> b = tie_key(np.array([0, 0]), np.array([5, 6]), seed=2)
+    >>> bool((a == tie_key(np.array([0, 0]), np.array([5, 6]), seed=1)).all()), bool((a != b).any())
+    (True, True)
+    """
+    x = (user.astype(np.uint64) << np.uint64(32)) ^ item.astype(np.uint64)
+    x = x + np.uint64(((seed & 0xFFFFFFFF) * 0x9E3779B97F4A7C15) % 2**64)
+    with np.errstate(over="ignore"):  # wrap-around multiplication is the point
+        for shift, mult in ((30, 0xBF58476D1CE4E5B9), (27, 0x94D049BB133111EB)):  # splitmix64
+            x = (x ^ (x >> np.uint64(shift))) * np.uint64(mult)
+    return x ^ (x >> np.uint64(31))
+
+
+def last_two_tied_share(frame: pd.DataFrame) -> float:
+    """Share of users (with two or more entries) whose last two entries share a timestamp.
+
+    ``frame`` is sorted by user, then time, as ``Dataset.interactions`` is.
+    There the order of the last two, and so the held-out "next" anime, was
+    decided by the seeded tie-break, not by the data.
+
+    Example
+    -------
+    >>> t = pd.to_datetime(["2013-01-01", "2013-01-02", "2013-01-02", "2013-01-05", "2013-01-06"])
+    >>> last_two_tied_share(pd.DataFrame({"user": [0, 0, 0, 1, 1], "timestamp": t}))
+    0.5
+    """
+    user = frame["user"].to_numpy()
+    ts = frame["timestamp"].to_numpy()
+    last = np.flatnonzero(np.r_[user[1:] != user[:-1], True])
+    has_two = last >= 1
+    last = last[has_two]
+    has_two = user[last - 1] == user[last]
+    last = last[has_two]
+    if len(last) == 0:
+        return 0.0
+    return float(np.mean(ts[last] == ts[last - 1]))
 
 
 def _assemble(kept: clean.ListArrays, other: clean.ListArrays, anime: pd.DataFrame,
-              users: pd.DataFrame, report: clean.Report, files, has_timestamps: bool) -> Dataset:
-    """Contiguous ids, time order, and the final frames."""
+              users: pd.DataFrame, report: clean.Report, files, has_timestamps: bool,
+              seed: int = 42) -> Dataset:
+    """Contiguous ids, time order (ties in a seeded random order), and the final frames."""
     if len(kept) == 0:
         raise DataFormatError(files["lists"], "no entry is left after cleaning (all rows were "
                               "removed; see the rules above)",
@@ -344,14 +425,14 @@ def _assemble(kept: clean.ListArrays, other: clean.ListArrays, anime: pd.DataFra
     anime_rows = np.unique(kept.anime)
     uid = clean.lookup(user_rows, kept.user)
     iid = clean.lookup(anime_rows, kept.anime)
-    order = _time_order(uid, kept.timestamp, iid)
+    order = _time_order(uid, kept.timestamp, tie_key(uid, iid, seed) if has_timestamps else iid)
     interactions = _frame(uid[order].astype(np.int32), iid[order].astype(np.int32), kept.take(order))
     # the other statuses of the same users and anime
     ou = clean.lookup(user_rows, other.user)
     oi = clean.lookup(anime_rows, other.anime)
     ok = np.flatnonzero((ou >= 0) & (oi >= 0))
     o, ou, oi = other.take(ok), ou[ok], oi[ok]
-    oorder = _time_order(ou, o.timestamp, oi)
+    oorder = _time_order(ou, o.timestamp, tie_key(ou, oi, seed) if has_timestamps else oi)
     other_frame = _frame(ou[oorder].astype(np.int32), oi[oorder].astype(np.int32), o.take(oorder))
 
     anime_out = anime.iloc[anime_rows].reset_index(drop=True)
@@ -367,21 +448,18 @@ def _assemble(kept: clean.ListArrays, other: clean.ListArrays, anime: pd.DataFra
         last_update = interactions.groupby("user")["timestamp"].max()
         users_out["last_online"] = clean.fix_last_online(
             users_out["last_online"], last_update.reindex(users_out.index), report, files["users"].name)
-    meta = {"rows_read": report.rows_read, "has_timestamps": has_timestamps,
+    meta = {"rows_read": report.rows_read, "has_timestamps": has_timestamps, "tie_seed": seed,
+            "last_two_tied_share": last_two_tied_share(interactions) if has_timestamps else None,
             "files": {k: str(v) for k, v in files.items() if v is not None}}
     return Dataset(interactions=interactions, other_statuses=other_frame, anime=anime_out,
                    users=users_out, report=report.frame(), truth=None, source="", meta=meta)
 
 
-def _time_order(user: np.ndarray, ts: np.ndarray, item: np.ndarray) -> np.ndarray:
-    """Row order by user, then time, then item id (one sort of one combined key when it fits)."""
+def _time_order(user: np.ndarray, ts: np.ndarray, tie: np.ndarray) -> np.ndarray:
+    """Row order by user, then time, then ``tie`` (a seeded random key, or the item id)."""
     if len(ts) == 0:
         return np.zeros(0, np.int64)
-    t = ts - ts.min()
-    span, n_items = int(t.max()) + 1, int(item.max()) + 1
-    if span * n_items * (int(user.max()) + 1) < 2**62:
-        return np.argsort((user.astype(np.int64) * span + t) * n_items + item, kind="stable")
-    return np.lexsort((item, ts, user))
+    return np.lexsort((tie, ts, user))
 
 
 def _frame(user: np.ndarray, item: np.ndarray, rows: clean.ListArrays) -> pd.DataFrame:
@@ -398,7 +476,7 @@ def _frame(user: np.ndarray, item: np.ndarray, rows: clean.ListArrays) -> pd.Dat
 # ----------------------------------------------------------------------------
 # the CooperUnion source
 # ----------------------------------------------------------------------------
-def _build_cooper(files: dict[str, Path]) -> Dataset:
+def _build_cooper(files: dict[str, Path], seed: int = 42) -> Dataset:
     raw = read.read_table(files["anime"], schema.COOPER_ANIME_COLUMNS[:1] + ("name", "genre", "type"),
                           ("episodes", "rating", "members"), types={"anime_id": pa.int64()})
     anime = pd.DataFrame({
@@ -411,6 +489,7 @@ def _build_cooper(files: dict[str, Path]) -> Dataset:
     report = clean.Report()
     anime = clean.drop_repeated_keys(anime, "anime_id", report, files["anime"].name)
     anime = anime.sort_values("anime_id", kind="stable").reset_index(drop=True)
+    unescape_titles(anime, ("title",), report, files["anime"].name)
     path = files["lists"]
     header = read.read_header(path)
     read.check_columns(path, header, schema.COOPER_RATING_COLUMNS)
@@ -447,7 +526,8 @@ def _build_cooper(files: dict[str, Path]) -> Dataset:
     user_ids = np.unique(rows.user)
     users = pd.DataFrame({"username": user_ids.astype(str), "user_id": user_ids})
     rows.user = np.searchsorted(user_ids, rows.user).astype(np.int32)
-    ds = _assemble(rows, clean.ListArrays.concat([]), anime, users, report, files, has_timestamps=False)
+    ds = _assemble(rows, clean.ListArrays.concat([]), anime, users, report, files,
+                   has_timestamps=False, seed=seed)
     extra = pd.DataFrame({"file": [path.name], "rule": ["rating_minus_one"], "rows_removed": [0],
                           "rows_fixed": [n_minus_one],
                           "description": ["rating -1, watched without a score (fixed: becomes 0, 'not scored')"]})
@@ -468,12 +548,20 @@ def _cooper_batches(path: Path, types):
                 path, read_options=pacsv.ReadOptions(block_size=read.BLOCK_SIZE),
                 parse_options=pacsv.ParseOptions(
                     ignore_empty_lines=False, invalid_row_handler=lambda r: invalid.append(r) or "skip"),
-                convert_options=pacsv.ConvertOptions(include_columns=list(types), column_types=types))
+                convert_options=pacsv.ConvertOptions(
+                    include_columns=list(types), column_types=dict.fromkeys(types, pa.float64())))
             batch = reader.read_next_batch()
         except StopIteration:
             return
         except pa.ArrowInvalid as exc:
+            if invalid:
+                break
+            if "UTF8" in str(exc) or "UTF-8" in str(exc):
+                raise read.non_utf8_error(path) from None
             raise read._diagnose_lists(path, list(types), types, exc) from None
+        except (pa.ArrowException, OSError) as exc:
+            raise DataFormatError(path, f"cannot read the file: {exc}",
+                                  fix="compare it with the original file; download it again") from None
         if invalid:
             r = invalid[0]
             raise DataFormatError(path, f"malformed line: {r.actual_columns} fields instead of "
@@ -485,8 +573,13 @@ def _cooper_batches(path: Path, types):
                 row = int(np.flatnonzero(batch.column(col).is_null().to_numpy(zero_copy_only=False))[0])
                 raise DataFormatError(path, f"{col} has no value", line=row0 + row + 2, column=col,
                                       fix="fill in the value or delete that line")
-        yield row0 + 2, batch
+        yield row0 + 2, read._typed_batch(path, batch, types, row0 + 2)
         row0 += batch.num_rows
+    r = invalid[0]
+    raise DataFormatError(path, f"malformed line: {r.actual_columns} fields instead of "
+                          f"{r.expected_columns}: {r.text[:80]!r}",
+                          line=r.number or read._find_line(path, r.text, len(types)),
+                          fix="repair or delete that line")
 
 
 # ----------------------------------------------------------------------------

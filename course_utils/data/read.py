@@ -41,8 +41,80 @@ _INT = re.compile(r"^\s*-?\d+\s*$")
 # ----------------------------------------------------------------------------
 # header and file-level checks
 # ----------------------------------------------------------------------------
+# the first bytes of compressed files, and how to unpack each
+_MAGIC = (
+    (b"\x1f\x8b", "gzip", "gunzip -c {name} > unpacked.csv (or: python -m gzip -d), then use "
+                          "the unpacked file under the name {name}"),
+    (b"PK\x03\x04", "zip", "unzip it (unzip {name}) and use the CSV file inside"),
+    (b"BZh", "bzip2", "bunzip2 -c {name} > unpacked.csv, then use the unpacked file under the name {name}"),
+    (b"\xfd7zXZ\x00", "xz", "unxz -c {name} > unpacked.csv, then use the unpacked file under the name {name}"),
+    (b"\x28\xb5\x2f\xfd", "zstd", "zstd -d -c {name} > unpacked.csv, then use the unpacked file "
+                                  "under the name {name}"),
+)
+
+
+def check_not_compressed(path: Path) -> None:
+    """Refuse a compressed file saved under a ``.csv`` name, saying how to unpack it.
+
+    Example
+    -------
+    >>> import gzip, tempfile
+    >>> p = Path(tempfile.mkdtemp()) / "rating.csv"
+    >>> _ = p.write_bytes(gzip.compress(b"user_id,anime_id,rating\\n1,20,-1\\n"))
+    >>> try:
+    ...     check_not_compressed(p)
+    ... except DataFormatError as err:
+    ...     print(err.reason)
+    the file is gzip-compressed, not plain CSV text
+    """
+    with open(path, "rb") as fh:
+        start = fh.read(8)
+    for magic, kind, how in _MAGIC:
+        if start.startswith(magic):
+            raise DataFormatError(path, f"the file is {kind}-compressed, not plain CSV text",
+                                  fix=how.format(name=Path(path).name))
+
+
+def first_non_utf8_line(path: Path) -> tuple[int, bytes] | None:
+    """The first line (1-based, counting physical lines) that is not valid UTF-8, and its bytes.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> p = Path(tempfile.mkdtemp()) / "anime.csv"
+    >>> _ = p.write_bytes(b"anime_id,name\\n1,Caf\\xe9\\n")
+    >>> first_non_utf8_line(p)
+    (2, b'1,Caf\\xe9\\n')
+    """
+    with open(path, "rb") as fh:
+        for number, raw in enumerate(fh, start=1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                return number, raw
+    return None
+
+
+def non_utf8_error(path: Path) -> DataFormatError:
+    """The error for a file with a byte that is not UTF-8: the line and how to re-save it."""
+    found = first_non_utf8_line(path)
+    line, raw = found if found is not None else (None, b"")
+    try:
+        raw.decode("utf-8")
+        bad = b""
+    except UnicodeDecodeError as exc:
+        bad = raw[exc.start:exc.end]
+    shown = raw.decode("utf-8", errors="replace").rstrip("\r\n")[:80]
+    return DataFormatError(
+        path, f"the file is not UTF-8 text: byte {bad.hex(' ') or '?'} cannot be decoded "
+        f"({shown!r}); the loader does not guess encodings, so no value is silently changed",
+        line=line, fix=f"re-save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8 {Path(path).name} "
+        "> fixed.csv, or 'Save as → CSV UTF-8' in a spreadsheet), or download the original again")
+
+
 def read_header(path: Path) -> list[str]:
     """The column names of a CSV file, after checking it is neither empty nor headless."""
+    check_not_compressed(path)
     with open(path, "rb") as fh:
         first = fh.readline(1 << 20)
         second = fh.readline(1 << 20)
@@ -50,8 +122,14 @@ def read_header(path: Path) -> list[str]:
         raise DataFormatError(path, "the file is empty (0 bytes)" if not first else
                               "the first line is empty; expected a header line with column names",
                               line=1, fix="download or generate the file again")
-    text = first.decode("utf-8-sig", errors="replace").rstrip("\r\n")
-    header = [c.strip() for c in next(csv.reader([text]))]
+    try:
+        text = first.decode("utf-8-sig").rstrip("\r\n")
+        header = [c.strip() for c in next(csv.reader([text]))]
+    except UnicodeDecodeError:
+        raise non_utf8_error(path) from None
+    except csv.Error as exc:
+        raise DataFormatError(path, f"the header line cannot be read as CSV: {exc}", line=1,
+                              fix="compare the file with the original; download it again") from None
     if not second.strip():
         raise DataFormatError(path, "the file has a header but no data rows", line=2,
                               fix="download or generate the file again (it may have been cut short)")
@@ -98,7 +176,11 @@ def _truncation_check(path: Path, header: list[str]) -> None:
     last = last_line_if_unterminated(path)
     if last is None:
         return
-    fields = next(csv.reader([last]), [])
+    try:
+        fields = next(csv.reader([last]), [])
+    except csv.Error as exc:
+        raise DataFormatError(path, f"the last line cannot be read as CSV: {exc}",
+                              fix="compare the file with the original; download it again") from None
     if last.count('"') % 2 == 1 or len(fields) != len(header):
         raise DataFormatError(
             path, f"the file looks truncated: its last line ends in the middle of a record "
@@ -129,16 +211,23 @@ def read_table(path: Path, needed: tuple[str, ...], optional: tuple[str, ...] = 
                        f"{row.expected_columns}: {row.text[:80]!r}")
         return "skip"
 
+    # integer columns are parsed as floats: the real files write some of them as `0.0`
+    parse_types = {c: (pa.float64() if pa.types.is_integer(t) else t) for c, t in types.items()}
     try:
         table = pacsv.read_csv(
             path,
             read_options=pacsv.ReadOptions(use_threads=False),
             parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_invalid),
             convert_options=pacsv.ConvertOptions(
-                include_columns=cols, column_types={**text_types, **types},
+                include_columns=cols, column_types={**text_types, **parse_types},
                 null_values=NULLS, strings_can_be_null=False, quoted_strings_can_be_null=False))
     except pa.ArrowInvalid as exc:
+        if "UTF8" in str(exc) or "UTF-8" in str(exc):
+            raise non_utf8_error(path) from None
         raise _diagnose_table(path, cols, types, exc) from None
+    except (pa.ArrowException, OSError) as exc:
+        raise DataFormatError(path, f"cannot read the file: {exc}",
+                              fix="compare it with the original file; download it again") from None
     if invalid:
         raise DataFormatError(path, invalid[0], fix="repair or delete that row")
     for col, typ in types.items():
@@ -147,7 +236,32 @@ def read_table(path: Path, needed: tuple[str, ...], optional: tuple[str, ...] = 
             row = int(np.flatnonzero(table.column(col).is_null().to_numpy(zero_copy_only=False))[0]) + 1
             raise DataFormatError(path, f"data row {row} has no value for {col}", column=col,
                                   fix="fill in the value or delete the row")
+        if pa.types.is_integer(typ):
+            values = table.column(col).combine_chunks()
+            bad = _not_integral(values, typ)
+            if bad is not None:
+                raise DataFormatError(path, f"data row {bad + 1}: {col} is not an integer: "
+                                      f"{values[bad].as_py()!r}", column=col,
+                                      fix="correct the value or delete the row")
+            index = table.schema.get_field_index(col)
+            table = table.set_column(index, col, values.cast(typ) if col in needed
+                                     else values)  # optional integers keep NaN for empty
     return table.to_pandas()
+
+
+def _not_integral(values: pa.Array, typ: pa.DataType) -> int | None:
+    """Position of the first value that is not a whole number within ``typ``'s range, or None.
+
+    Example
+    -------
+    >>> _not_integral(pa.array([0.0, 1.0, None]), pa.int16()), _not_integral(pa.array([2.0, 0.5]), pa.int8())
+    (None, 1)
+    """
+    x = values.to_numpy(zero_copy_only=False)
+    info = np.iinfo(typ.to_pandas_dtype())
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isnan(x) & ((x != np.floor(x)) | (x < info.min) | (x > info.max))
+    return int(np.flatnonzero(bad)[0]) if bad.any() else None
 
 
 def _diagnose_table(path: Path, cols: list[str], types: dict[str, pa.DataType],
@@ -179,35 +293,34 @@ LIST_TYPES = {
     "my_score": pa.int16(),
     "my_status": pa.int16(),
     "my_rewatching": pa.int16(),
-    "my_last_updated": pa.timestamp("s"),
+    "my_last_updated": pa.int64(),  # seconds since 1970 (from either form)
     "my_tags": pa.string(),
 }
-
-
-def _first_data_row(path: Path, header: list[str]) -> dict[str, str]:
-    with open(path, "rb") as fh:
-        fh.readline()
-        line = fh.readline().decode("utf-8", errors="replace").rstrip("\r\n")
-    return dict(zip(header, next(csv.reader([line]), [])))
+_DATE_TIME = "%Y-%m-%d %H:%M:%S"
+_NUMBER = r"^\s*-?\d+(\.\d*)?\s*$"
 
 
 def iter_lists(path: Path, needed: tuple[str, ...], optional: tuple[str, ...] = (),
                block_size: int = BLOCK_SIZE) -> Iterator[tuple[int, pa.RecordBatch]]:
     """Stream a user-list file as ``(first_line_number, batch)`` pairs.
 
-    Columns are typed as in :data:`LIST_TYPES` (``my_last_updated`` may also be
-    Unix seconds); empty values and ``0000-00-00`` become nulls. Raises
-    :class:`DataFormatError` for a malformed line, a value that does not parse,
-    a line break inside a value, and a truncated file.
+    Columns come out typed as in :data:`LIST_TYPES`. Integer columns may be
+    written as integers or as whole floats (``0.0``, as in the dataset
+    author's ``animelists_cleaned.csv``); ``my_last_updated`` may be Unix
+    seconds (``UserAnimeList.csv``) or date-time text like
+    ``2013-03-03 10:52:53``, line by line, and comes out as seconds since
+    1970. Empty values and ``0000-00-00`` become nulls. Raises
+    :class:`DataFormatError` for a malformed line, a value that does not
+    parse, a line break inside a value, a byte that is not UTF-8, a
+    compressed file and a truncated file.
     """
     header = read_header(path)
     check_columns(path, header, needed)
     _truncation_check(path, header)
     cols = list(needed) + [c for c in optional if c in header and c not in needed]
     types = {c: LIST_TYPES.get(c, pa.string()) for c in cols}
-    first = _first_data_row(path, header)
-    if "my_last_updated" in types and _INT.match(first.get("my_last_updated", "") or ""):
-        types["my_last_updated"] = pa.int64()  # Unix seconds instead of a date-time text
+    parse_types = {c: (pa.string() if c == "my_last_updated" else
+                       pa.float64() if pa.types.is_integer(t) else t) for c, t in types.items()}
     invalid: list[tuple[int | None, int, int, str]] = []
 
     def on_invalid(row) -> str:
@@ -220,7 +333,7 @@ def iter_lists(path: Path, needed: tuple[str, ...], optional: tuple[str, ...] = 
             read_options=pacsv.ReadOptions(block_size=block_size, use_threads=True),
             parse_options=pacsv.ParseOptions(newlines_in_values=False, ignore_empty_lines=False,
                                               invalid_row_handler=on_invalid),
-            convert_options=pacsv.ConvertOptions(include_columns=cols, column_types=types,
+            convert_options=pacsv.ConvertOptions(include_columns=cols, column_types=parse_types,
                                                  null_values=NULLS, strings_can_be_null=False,
                                                  quoted_strings_can_be_null=False))
 
@@ -235,7 +348,12 @@ def iter_lists(path: Path, needed: tuple[str, ...], optional: tuple[str, ...] = 
         except pa.ArrowInvalid as exc:
             if invalid:
                 raise _malformed(path, header, invalid) from None
+            if "UTF8" in str(exc) or "UTF-8" in str(exc):
+                raise non_utf8_error(path) from None
             raise _diagnose_lists(path, cols, types, exc) from None
+        except (pa.ArrowException, OSError) as exc:
+            raise DataFormatError(path, f"cannot read the file: {exc}",
+                                  fix="compare it with the original file; download it again") from None
         if invalid:
             raise _malformed(path, header, invalid) from None
         for col in ("username", "my_tags"):
@@ -247,8 +365,58 @@ def iter_lists(path: Path, needed: tuple[str, ...], optional: tuple[str, ...] = 
                         path, f"a quote opened in {col} is never closed, so the following "
                         "lines were swallowed into this value", line=row0 + row + 2, column=col,
                         fix="close the quote or remove it")
-        yield row0 + 2, batch
+        yield row0 + 2, _typed_batch(path, batch, types, row0 + 2)
         row0 += batch.num_rows
+
+
+def _typed_batch(path: Path, batch: pa.RecordBatch, types: dict[str, pa.DataType],
+                 first_line: int) -> pa.RecordBatch:
+    """Whole floats to compact integers, both time forms to seconds; refuse anything else."""
+    arrays = []
+    for name in batch.schema.names:
+        col, typ = batch.column(name), types[name]
+        if name == "my_last_updated":
+            col = _seconds(path, col, first_line)
+        elif pa.types.is_integer(typ):
+            bad = _not_integral(col, typ)
+            if bad is not None:
+                value = col[bad].as_py()
+                whole = value == int(value)
+                raise DataFormatError(
+                    path, f"{name} value {value!r} is out of range for {typ}" if whole else
+                    f"{name} is not an integer: {value!r}", line=first_line + bad, column=name,
+                    fix="correct the value or delete that line")
+            col = col.cast(typ)
+        arrays.append(col)
+    return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
+
+
+def _seconds(path: Path, text: pa.Array, first_line: int) -> pa.Array:
+    """``my_last_updated`` as seconds since 1970 (null where missing), from either form.
+
+    Example
+    -------
+    >>> _seconds(Path("x.csv"), pa.array(["1362307973", "2013-03-03 10:52:53", "0000-00-00 00:00:00", ""]), 2).to_pylist()
+    [1362307973, 1362307973, None, None]
+    """
+    missing = pc.or_kleene(pc.is_null(text), pc.is_in(text, value_set=pa.array(NULLS)))
+    number = pc.fill_null(pc.match_substring_regex(text, _NUMBER), False)
+    none = pa.scalar(None, pa.string())
+    seconds = pc.cast(pc.if_else(number, text, none), pa.float64())
+    parsed = pc.strptime(pc.if_else(number, none, pc.if_else(missing, none, text)),
+                         format=_DATE_TIME, unit="s", error_is_null=True)
+    both = pc.coalesce(seconds, pc.cast(pc.cast(parsed, pa.int64()), pa.float64()))
+    bad = pc.and_(pc.invert(missing), pc.is_null(both)).to_numpy(zero_copy_only=False)
+    x = both.to_numpy(zero_copy_only=False)
+    with np.errstate(invalid="ignore"):
+        bad |= ~np.isnan(x) & (x != np.floor(x))
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise DataFormatError(
+            path, f"my_last_updated is neither Unix seconds nor a date-time like "
+            f"2013-03-03 10:52:53: {text[row].as_py()!r}", line=first_line + row,
+            column="my_last_updated", fix="correct the value or delete that line")
+    return pc.cast(both, pa.int64())
 
 
 def _malformed(path: Path, header: list[str], invalid) -> DataFormatError:
@@ -290,7 +458,7 @@ def _diagnose_lists(path: Path, cols: list[str], types: dict[str, pa.DataType],
         idx = int(match.group(1))
         if idx < len(header) and header[idx] in cols:
             suspects = [header[idx]]
-    suspects = [c for c in suspects if types[c] != pa.string()]
+    suspects = [c for c in suspects if types[c] != pa.string() and c != "my_last_updated"]
     reader = pacsv.open_csv(
         path, read_options=pacsv.ReadOptions(use_threads=False),
         parse_options=pacsv.ParseOptions(ignore_empty_lines=False, invalid_row_handler=lambda r: "skip"),
@@ -303,13 +471,8 @@ def _diagnose_lists(path: Path, cols: list[str], types: dict[str, pa.DataType],
         for col in suspects:
             values = batch.column(col)
             typ = types[col]
-            if pa.types.is_timestamp(typ):
-                parsed = pc.strptime(values, format="%Y-%m-%d %H:%M:%S", unit="s", error_is_null=True)
-                ok = pc.or_(pc.is_valid(parsed), pc.is_in(values, pa.array(NULLS)))
-                kind = "a date-time like 2013-03-03 10:52:53"
-            else:
-                ok = pc.or_(pc.match_substring_regex(values, r"^\s*-?\d+\s*$"), pc.is_in(values, pa.array(NULLS)))
-                kind = "an integer"
+            ok = pc.or_(pc.match_substring_regex(values, _NUMBER), pc.is_in(values, pa.array(NULLS)))
+            kind = "an integer"
             okn = ok.to_numpy(zero_copy_only=False)
             if not okn.all():
                 row = int(np.flatnonzero(~okn)[0])
