@@ -38,6 +38,16 @@ def test_getting_started_environment_check(chapter_results):
     assert results["doctor_failures"] == 0
 
 
+def test_getting_started_sparsity_of_the_thesis_and_the_course(chapter_results):
+    from course_utils.data import load
+
+    results = chapter_results("00_getting_started")
+    assert results["density_thesis"] == 80_000_000 / (283_044 * 14_478)
+    assert 0.980 < 1 - results["density_thesis"] < 0.981  # "about 98 % empty"
+    ds = load("synthetic", profile="ci", seed=42)
+    assert results["density_course"] == ds.meta["rows_read"] / (len(ds.users) * len(ds.anime))
+
+
 def test_stats_record_every_chapter():
     for chapter in CHAPTERS:
         executed_run(chapter)

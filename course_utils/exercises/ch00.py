@@ -88,4 +88,5 @@ def check_sparsity(answer: Any) -> str:
                     f"expected {expected:.4g}",
                     hint="use the matrix you are given (np.asarray turns a list of lists into "
                          "an array), not numbers from the first example")
-    return "On the real data sparsity is above 0.99: almost every score is missing."
+    return ("On the thesis's data, 80 M entries for 283,044 users × 14,478 anime, "
+            "sparsity is about 0.98: almost every score is missing.")
