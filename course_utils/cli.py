@@ -19,8 +19,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from course_utils.runner import ChapterNotFound, format_table, run_chapters
 
     try:
-        runs = run_chapters(args.chapters, args.profile, args.seed, args.source, args.timeout)
-    except ChapterNotFound as exc:
+        runs = run_chapters(args.chapters, args.profile, args.seed, args.source, args.timeout,
+                            data_dir=args.data_dir)
+    except (ChapterNotFound, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(format_table(runs))
@@ -49,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, default=42)
     run.add_argument("--source", default="synthetic", choices=DATA_SOURCES)
     run.add_argument("--timeout", type=int, default=None, help="seconds per cell")
+    run.add_argument("--data-dir", default=None,
+                     help="folder of the real source's files (default: data/kaggle or "
+                          "data/kaggle_cooper)")
     run.set_defaults(func=_cmd_run)
 
     doctor = sub.add_parser("doctor", help="check the environment")

@@ -137,12 +137,23 @@ def _describe_failure(chapter: str, exc: Exception) -> str:
 
 
 def run_chapter(source: Path, profile: str, seed: int = 42,
-                data_source: str = "synthetic", timeout: int | None = None) -> ChapterRun:
-    """Execute one chapter with papermill and return its :class:`ChapterRun`."""
+                data_source: str = "synthetic", timeout: int | None = None,
+                data_dir: str | Path | None = None) -> ChapterRun:
+    """Execute one chapter with papermill and return its :class:`ChapterRun`.
+
+    ``data_dir`` is the folder of a real source's files (``kaggle`` or
+    ``kaggle_cooper``) when they are not in ``data/<source>/``; the chapter's
+    ``load()`` finds it in the ``COURSE_DATA_DIR`` environment variable.
+    """
     import papermill
+
+    from course_utils.data.load import DATA_DIR_VARIABLE
 
     profile = resolve_profile_name(profile)
     check_source(data_source)
+    if data_dir is not None and data_source == "synthetic":
+        raise ValueError("--data-dir is for the real sources: use it with --source kaggle "
+                         "or --source kaggle_cooper")
     out_dir = paths.executed_dir(profile)
     out_dir.mkdir(parents=True, exist_ok=True)
     notebook = to_ipynb(source)
@@ -153,6 +164,8 @@ def run_chapter(source: Path, profile: str, seed: int = 42,
     env_before = dict(os.environ)
     os.environ.update({"COURSE_RESULTS_FILE": str(results), "COURSE_PROFILE": profile,
                        "PYDEVD_DISABLE_FILE_VALIDATION": "1"})
+    if data_dir is not None:
+        os.environ[DATA_DIR_VARIABLE] = str(Path(data_dir).resolve())
     start, error = time.perf_counter(), ""
     try:
         with _PeakMemory() as memory:
@@ -196,12 +209,12 @@ def format_table(runs: list[ChapterRun]) -> str:
 
 def run_chapters(names: list[str] | None, profile: str, seed: int = 42,
                  data_source: str = "synthetic", timeout: int | None = None,
-                 echo=print) -> list[ChapterRun]:
+                 echo=print, data_dir: str | Path | None = None) -> list[ChapterRun]:
     """Execute chapters in reading order; failures are reported, not raised."""
     runs = []
     for source in resolve_chapters(names):
         echo(f"running {source.stem} at profile {profile} ...", flush=True)
-        run = run_chapter(source, profile, seed, data_source, timeout)
+        run = run_chapter(source, profile, seed, data_source, timeout, data_dir=data_dir)
         if run.error:
             echo(f"  FAILED  {run.error}", flush=True)
         runs.append(run)
