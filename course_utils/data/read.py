@@ -108,8 +108,9 @@ def non_utf8_error(path: Path) -> DataFormatError:
     return DataFormatError(
         path, f"the file is not UTF-8 text: byte {bad.hex(' ') or '?'} cannot be decoded "
         f"({shown!r}); the loader does not guess encodings, so no value is silently changed",
-        line=line, fix=f"re-save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8 {Path(path).name} "
-        "> fixed.csv, or 'Save as → CSV UTF-8' in a spreadsheet), or download the original again")
+        line=line, fix="download the original file again (the Kaggle files are UTF-8), or re-save "
+        "it as UTF-8: 'Save as → CSV UTF-8' in a spreadsheet, or, for a file saved as Latin-1, "
+        f"iconv -f latin1 -t utf-8 {Path(path).name} > fixed.csv")
 
 
 def read_header(path: Path) -> list[str]:
