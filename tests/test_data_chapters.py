@@ -88,3 +88,24 @@ def test_chapters_run_on_the_kaggle_format_sample(chapter, tmp_path):
 def test_chapters_run_on_the_cooper_sample(chapter, tmp_path):
     r = _run_on(chapter, "kaggle_cooper", FIXTURES / "cooper_sample", tmp_path)
     assert r["n_items" if chapter == "01_dataset" else "density_explicit"] > 0
+
+
+@pytest.mark.parametrize("folder, source, read_kept", [
+    ("kaggle", "kaggle", (19, 10)), ("kaggle_cleaned", "kaggle", (19, 10)),
+    ("cooper", "kaggle_cooper", (16, 13))])
+def test_chapter_01_runs_on_the_real_row_fixtures(folder, source, read_kept, tmp_path, monkeypatch):
+    """`course run 01 --source S --data-dir FOLDER` on the real-row fixtures (see their README)."""
+    from course_utils.runner import run_chapter
+
+    monkeypatch.setenv("COURSE_HOME", str(tmp_path))  # executed notebooks and caches go here
+    (tmp_path / "notebooks").mkdir()
+    chapter = Path(__file__).parents[1] / "notebooks" / "01_dataset.md"
+    run = run_chapter(chapter, "ci", data_source=source, data_dir=FIXTURES / "real" / folder)
+    assert run.status == "ok", run.error
+    r = json.loads((tmp_path / "build" / "executed" / "ci" / "01_dataset.results.json").read_text())
+    assert (r["rows_read"], r["rows_kept"]) == read_kept
+    if source == "kaggle":
+        assert r["last_two_tied_share"] == pytest.approx(1 / 3)
+        assert r["fixed_html_entities"] == 1
+    else:
+        assert "last_two_tied_share" not in r and r["fixed_html_entities"] == 2
