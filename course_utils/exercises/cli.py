@@ -48,7 +48,7 @@ def _cmd_student(args: argparse.Namespace) -> int:
 
 
 def _cmd_grade(args: argparse.Namespace) -> int:
-    from course_utils.exercises.grade import GradingError, grade
+    from course_utils.exercises.grade import GradingError, GradingInterrupted, grade
 
     try:
         grade(Path(args.submissions), Path(args.out),
@@ -59,6 +59,8 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     except (GradingError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except GradingInterrupted as exc:  # the gradebook of those graded is written
+        return 128 + exc.signum
     return 0
 
 
@@ -89,8 +91,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     grade.add_argument("--jobs", type=int, default=1, help="notebooks run at the same time")
     grade.add_argument("--profile", default="ci", choices=PROFILE_NAMES)
     grade.add_argument("--assignment", action="append", default=[], metavar="NOTEBOOK",
-                       help="a student notebook whose check keys are always columns "
-                            "(repeatable), e.g. student/03_evaluation.ipynb")
+                       help="the instructor's copy that answers are graded in: a student "
+                            "notebook or a chapter source (repeatable), e.g. "
+                            "student/03_evaluation.ipynb; default: the course's chapters")
     grade.add_argument("--checks", action="append", default=[], metavar="FILE.py",
                        help="a Python file of your own @exercise checkers (repeatable)")
     grade.set_defaults(func=_cmd_grade)

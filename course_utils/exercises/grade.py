@@ -2,11 +2,17 @@
 
 ``SUBMISSIONS`` holds one notebook per student (``alice.ipynb``, ``bob.md``)
 or one folder per student (``carol/03_evaluation.ipynb`` plus any files it
-reads). Each notebook is executed with papermill at the ``ci`` profile in its
-own process, in a scratch copy of the student's folder (``HOME`` and ``TMPDIR``
-point into the scratch folder too), with a time limit per notebook and per
-cell. Every cell runs, even after an error. Each ``check(...)`` the notebook
-reaches records its result; a check never reached scores zero.
+reads). Each notebook is run twice, each time in its own process group, in a
+scratch copy of the student's folder (``HOME`` and ``TMPDIR`` point into it):
+
+1. **grading**: the grader builds a notebook from the instructor's copy of the
+   assignment in which only the student's answer cells are the student's
+   (:mod:`course_utils.exercises.answers`), runs it in a fresh kernel, and reads
+   each check's result from a pipe that the kernel never sees. These results,
+   and nothing the submission writes, decide the points; a check never reached
+   scores zero;
+2. **feedback**: the whole submission with papermill, for the executed copy,
+   the cells that raised, and the notes (files written outside its folder...).
 
 The result is a gradebook (CSV: one row per student, one column per exercise,
 then ``total``, ``out_of`` and ``notes``) and a feedback file per student
@@ -14,9 +20,12 @@ then ``total``, ``out_of`` and ``notes``) and a feedback file per student
 A notebook that crashes, loops, deletes files or writes outside its folder
 gets a note, never a crashed grader, and the submissions folder is never
 modified (the grader only reads it, and checks that it did not change).
+Ctrl-C or SIGTERM stops every process the grader started and writes the
+gradebook of the students already graded (:class:`GradingInterrupted`).
 
-This is isolation for honest mistakes, not a security sandbox: a notebook
-runs with your user's rights. Grade untrusted code in a container.
+The grade resists a submission that forges results, but a notebook still runs
+with your user's rights: grade untrusted code in a container (see the
+instructors page).
 
 Example
 -------
@@ -34,9 +43,11 @@ import io
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -44,8 +55,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable
 
 
-from course_utils.exercises import registry
-from course_utils.exercises.student import check_keys
+from course_utils.exercises import answers, registry
+from course_utils.exercises.student import check_keys, student_notebook
 
 if TYPE_CHECKING:  # nbformat is imported where it is used: it is slow to import
     import nbformat
@@ -58,6 +69,45 @@ _OWN = "work/submission"  # the student's folder inside a scratch folder
 
 class GradingError(ValueError):
     """The grader was called with something it cannot grade (a missing folder...)."""
+
+
+class GradingInterrupted(RuntimeError):
+    """Grading stopped on SIGINT or SIGTERM; the gradebook holds the students graded before."""
+
+    def __init__(self, signum: int, graded: list[str], not_graded: list[str]) -> None:
+        name = signal.Signals(signum).name
+        super().__init__(f"interrupted by {name}: graded {len(graded)} student(s); not graded: "
+                         f"{', '.join(not_graded) or 'none'}")
+        self.signum, self.graded, self.not_graded = signum, graded, not_graded
+
+
+class _Processes:
+    """The grader's child processes, so that a signal can end every one of them."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.live: set[subprocess.Popen] = set()
+        self.signum: int | None = None
+
+    def start(self, cmd: list[str], **kwargs) -> subprocess.Popen | None:
+        """Popen in a new session (its own process group); ``None`` once stopped."""
+        with self.lock:
+            if self.signum is not None:
+                return None
+            proc = subprocess.Popen(cmd, start_new_session=True, **kwargs)
+            self.live.add(proc)
+            return proc
+
+    def done(self, proc: subprocess.Popen) -> None:
+        with self.lock:
+            self.live.discard(proc)
+
+    def stop(self, signum: int) -> None:
+        with self.lock:  # a runner being started now is either refused or killed here
+            self.signum = signum
+            live = list(self.live)
+        for proc in live:
+            _kill_family(proc)
 
 
 @dataclass
@@ -85,6 +135,8 @@ class NotebookRun:
     cell_errors: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     executed: Path | None = None
+    graded: Path | None = None  # the executed grading notebook
+    assignment: str = ""
     log_tail: str = ""
 
 
@@ -230,15 +282,32 @@ def _file_changes(before: dict, after: dict, own: str) -> list[str]:
     return notes
 
 
-def _kill_tree(proc: subprocess.Popen) -> None:
-    """Kill ``proc`` and everything it started (the kernel runs in its own session)."""
+def _kill_family(proc: subprocess.Popen) -> None:
+    """Kill ``proc``, its process group, and every process it started with theirs.
+
+    The runner leads a session of its own (``start_new_session``); jupyter_client
+    starts each kernel in a new session too, so the groups of all descendants are
+    killed (``os.killpg``), then any process left of the family.
+    """
     import psutil
 
     try:
         parent = psutil.Process(proc.pid)
-        family = [*parent.children(recursive=True), parent]  # children first: no orphans
+        family = [parent, *parent.children(recursive=True)]
     except psutil.Error:  # it has just ended by itself
         family = []
+    groups = set()
+    for p in family:
+        try:
+            groups.add(os.getpgid(p.pid))
+        except OSError:
+            pass
+    groups.discard(os.getpgrp())  # never the grader's own group
+    for group in groups:
+        try:
+            os.killpg(group, signal.SIGKILL)
+        except OSError:
+            pass
     for p in family:
         try:
             p.kill()
@@ -287,24 +356,6 @@ def _cell_report(nb: nbformat.NotebookNode, cell_timeout: int | None) -> tuple[l
     return errors, notes
 
 
-def _read_results(path: Path) -> tuple[dict[str, dict], int]:
-    results, bad = {}, 0
-    if not path.exists():
-        return results, bad
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-        try:
-            record = json.loads(line)
-            key = record["key"]
-            passed = record["passed"] is True
-        except (ValueError, KeyError, TypeError):
-            bad += 1
-            continue
-        if isinstance(key, str):
-            results[key] = {"passed": passed, "status": str(record.get("status", "")),
-                            "message": str(record.get("message", ""))}
-    return results, bad
-
-
 def _first_line(exc: Exception) -> str:
     text = str(exc).strip()
     return f"{type(exc).__name__}: {text.splitlines()[0][:200]}" if text else type(exc).__name__
@@ -323,64 +374,209 @@ def _prepare_sandbox(sandbox: Path, sub: Submission, notebook: Path, rel: str) -
     return work / Path(rel).parent
 
 
-def run_notebook(sub: Submission, notebook: Path, results_dir: Path, *, timeout: int,
-                 cell_timeout: int | None, profile: str = "ci",
-                 extra_checks: Iterable[Path] = ()) -> NotebookRun:
-    """Execute one notebook of ``sub`` in a scratch copy of its folder; never raises.
+@dataclass
+class Assignment:
+    """The instructor's copy of an assignment: a student notebook made from a chapter."""
 
-    The grader's own files (the notebook to run, the executed copy, the check
-    results, the log) live in ``results_dir``, outside the scratch folder.
+    name: str
+    nb: nbformat.NotebookNode
+    keys: list[str]
+
+
+def load_assignment(path: Path) -> Assignment:
+    """An assignment from a student notebook (``.ipynb``) or a chapter source (``.md``).
+
+    A chapter source is turned into its student notebook first, so its solutions
+    never run in grading.
     """
     import nbformat
 
+    path = Path(path)
+    if not path.is_file():
+        raise GradingError(f"assignment {path} does not exist (give a student notebook, "
+                           "e.g. student/03_evaluation.ipynb, or a chapter source)")
+    nb = student_notebook(path) if path.suffix == ".md" else nbformat.read(path, as_version=4)
+    keys = [call[0] for c in nb.cells if c.cell_type == "code"
+            for call in [answers.check_call(c.source)] if call]
+    return Assignment(path.name, nb, keys)
+
+
+def _choose(assignments: list[Assignment], nb: nbformat.NotebookNode) -> Assignment | None:
+    """The assignment whose answer cells the submission holds most of."""
+    scored = [(answers.match_score(a.nb, nb), -i, a) for i, a in enumerate(assignments)]
+    best = max(scored, default=None, key=lambda t: t[:2])
+    return best[2] if best and best[0] > 0 else None
+
+
+def _spawn(processes: _Processes, cmd: list[str], *, cwd: Path, env: dict[str, str],
+           log_file: Path, timeout: int, pass_fds: tuple[int, ...] = ()) -> tuple[str, int | None]:
+    """Run ``cmd`` in its own process group: ``("ok" | "time limit" | "interrupted", code)``."""
+    with open(log_file, "ab") as log:
+        proc = processes.start(cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
+                               stdin=subprocess.DEVNULL, pass_fds=pass_fds)
+        if proc is None:
+            return "interrupted", None
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill_family(proc)
+            return ("interrupted" if processes.signum else "time limit"), proc.returncode
+        finally:
+            processes.done(proc)
+            try:  # stragglers of the runner's own group
+                os.killpg(proc.pid, signal.SIGKILL)
+            except OSError:
+                pass
+    return ("interrupted" if processes.signum else "ok"), proc.returncode
+
+
+def _read_records(data: bytes) -> dict[str, dict]:
+    """The runner's result lines (one JSON object per check) → ``{key: result}``."""
+    results = {}
+    for line in data.decode("utf-8", errors="replace").splitlines():
+        try:
+            record = json.loads(line)
+            key, passed = record["key"], record["passed"]
+        except (ValueError, KeyError, TypeError):
+            continue
+        if isinstance(key, str) and isinstance(passed, bool):
+            results[key] = {"passed": passed, "status": str(record.get("status", "")),
+                            "message": str(record.get("message", ""))}
+    return results
+
+
+def _status_note(rel: str, outcome: str, status_file: Path, code: int | None, timeout: int,
+                 what: str) -> tuple[str, list[str]]:
+    if outcome == "time limit":
+        return outcome, [f"{rel}: stopped at the time limit of {timeout} s per notebook "
+                         f"({what}); checks after that point score zero"]
+    if outcome == "interrupted":
+        return outcome, []
+    status = (json.loads(status_file.read_text()) if status_file.exists() else
+              {"status": "crashed", "error": f"its runner exited with code {code}"})
+    if status["status"] == "crashed":
+        return "crashed", [f"{rel}: the notebook could not run to its end ({what}: "
+                           f"{status['error']})"]
+    return status["status"], []
+
+
+def run_notebook(sub: Submission, notebook: Path, results_dir: Path, *, timeout: int,
+                 cell_timeout: int | None, profile: str = "ci", extra_checks: Iterable[Path] = (),
+                 assignments: Iterable[Assignment] = (),
+                 processes: _Processes | None = None) -> NotebookRun:
+    """Grade one notebook of ``sub``, then run it whole for feedback; never raises.
+
+    The grader's own files (the notebooks to run, the executed copies, the logs)
+    live in ``results_dir``, outside the scratch folders the notebooks run in.
+    """
+    import nbformat
+
+    processes = processes or _Processes()
     rel = notebook.relative_to(sub.path).as_posix() if sub.is_folder else notebook.name
     run = NotebookRun(sub.student, rel, "ok")
     stem = results_dir / hashlib.sha1(f"{sub.student}/{rel}".encode()).hexdigest()[:10]
-    source_nb, output = stem.with_suffix(".input.ipynb"), stem.with_suffix(".executed.ipynb")
-    grade_file, status_file = stem.with_suffix(".checks.jsonl"), stem.with_suffix(".status.json")
-    log_file = stem.with_suffix(".log")
     try:
-        nbformat.write(_read_input(notebook), source_nb)
+        nb = _read_input(notebook)
+        nbformat.write(nb, stem.with_suffix(".input.ipynb"))
     except Exception as exc:  # not JSON, not a notebook, unreadable MyST...
         run.status = "unreadable"
         run.notes.append(f"{rel}: could not read the notebook ({_first_line(exc)})")
         return run
+    extra_checks = [Path(p) for p in extra_checks]
+    assignment = _choose(list(assignments), nb)
+    if assignment is None:
+        run.notes.append(f"{rel}: it holds the answer cells of no assignment, so nothing was "
+                         "graded (give the assigned notebook with --assignment)")
+    else:
+        _grade_answers(run, sub, notebook, rel, nb, assignment, stem, timeout=timeout,
+                       cell_timeout=cell_timeout, profile=profile, extra_checks=extra_checks,
+                       processes=processes)
+    _feedback_run(run, sub, notebook, rel, stem, timeout=timeout, cell_timeout=cell_timeout,
+                  profile=profile, extra_checks=extra_checks, processes=processes)
+    run.notes = list(dict.fromkeys(run.notes))
+    return run
 
+
+def _grade_answers(run: NotebookRun, sub: Submission, notebook: Path, rel: str,
+                   nb: nbformat.NotebookNode, assignment: Assignment, stem: Path, *,
+                   timeout: int, cell_timeout: int | None, profile: str,
+                   extra_checks: list[Path], processes: _Processes) -> None:
+    """The grading run: the student's answer cells in the instructor's notebook."""
+    import nbformat
+
+    grading, key_notes = answers.grading_notebook(assignment.nb, nb, profile,
+                                                  check_modules=[p.stem for p in extra_checks])
+    source, output = stem.with_suffix(".grading.ipynb"), stem.with_suffix(".graded.ipynb")
+    status_file = stem.with_suffix(".grading-status.json")
+    nbformat.write(grading, source)
+    read_fd, write_fd = os.pipe()
+    received: list[bytes] = []
+
+    def drain() -> None:
+        with os.fdopen(read_fd, "rb") as pipe:
+            received.append(pipe.read())
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    sandbox = Path(tempfile.mkdtemp(prefix="course-grade-"))
+    try:
+        cwd = _prepare_sandbox(sandbox, sub, notebook, rel)
+        cmd = [sys.executable, "-m", "course_utils.exercises._execute", str(source), str(output),
+               "--cwd", str(cwd), "--status", str(status_file), "--profile", profile,
+               "--result-fd", str(write_fd)]
+        if cell_timeout:
+            cmd += ["--cell-timeout", str(int(cell_timeout))]
+        start = time.perf_counter()
+        outcome, code = _spawn(processes, cmd, cwd=cwd,
+                               env=_child_env(sandbox, profile, extra_checks),
+                               log_file=stem.with_suffix(".log"), timeout=timeout,
+                               pass_fds=(write_fd,))
+        run.wall_s += time.perf_counter() - start
+    finally:
+        os.close(write_fd)
+        reader.join(timeout=10)
+        shutil.rmtree(sandbox, ignore_errors=True)
+    run.assignment = assignment.name
+    run.results = _read_records(b"".join(received))
+    run.status, notes = _status_note(rel, outcome, status_file, code, timeout, "grading its answers")
+    run.notes += notes
+    for key, texts in key_notes.items():
+        run.notes += [f"{rel}: {key}: {t}" for t in texts]
+        if texts and key in run.results and not run.results[key]["passed"]:
+            run.results[key]["message"] += "\n  Graded: " + "; ".join(texts)
+    if output.exists():
+        run.graded = output
+
+
+def _feedback_run(run: NotebookRun, sub: Submission, notebook: Path, rel: str, stem: Path, *,
+                  timeout: int, cell_timeout: int | None, profile: str,
+                  extra_checks: list[Path], processes: _Processes) -> None:
+    """The feedback run: the whole submission as the student wrote it; no points."""
+    import nbformat
+
+    output, status_file = stem.with_suffix(".executed.ipynb"), stem.with_suffix(".status.json")
+    log_file = stem.with_suffix(".log")
     sandbox = Path(tempfile.mkdtemp(prefix="course-grade-"))
     try:
         cwd = _prepare_sandbox(sandbox, sub, notebook, rel)
         before = _snapshot(sandbox)
-        cmd = [sys.executable, "-m", "course_utils.exercises._execute", str(source_nb),
-               str(output), "--cwd", str(cwd), "--status", str(status_file), "--profile", profile]
+        cmd = [sys.executable, "-m", "course_utils.exercises._execute",
+               str(stem.with_suffix(".input.ipynb")), str(output), "--cwd", str(cwd),
+               "--status", str(status_file), "--profile", profile]
         if cell_timeout:
             cmd += ["--cell-timeout", str(int(cell_timeout))]
         start = time.perf_counter()
-        with open(log_file, "wb") as log:
-            proc = subprocess.Popen(cmd, cwd=cwd, env=_child_env(sandbox, grade_file, profile,
-                                                                 extra_checks),
-                                    stdout=log, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, start_new_session=True)
-            try:
-                proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                _kill_tree(proc)
-                run.status = "time limit"
-                run.notes.append(f"{rel}: stopped at the time limit of {timeout} s per notebook; "
-                                 "checks after that point score zero")
-        run.wall_s = round(time.perf_counter() - start, 1)
+        outcome, code = _spawn(processes, cmd, cwd=cwd,
+                               env=_child_env(sandbox, profile, extra_checks),
+                               log_file=log_file, timeout=timeout)
+        run.wall_s = round(run.wall_s + time.perf_counter() - start, 1)
         run.notes += [f"{rel}: {n}" for n in _file_changes(before, _snapshot(sandbox), _OWN)]
     finally:
         shutil.rmtree(sandbox, ignore_errors=True)
-
-    if run.status != "time limit":
-        status = (json.loads(status_file.read_text()) if status_file.exists() else
-                  {"status": "crashed", "error": f"its runner exited with code {proc.returncode}"})
-        run.status = status["status"]
-        if run.status == "crashed":
-            run.notes.append(f"{rel}: the notebook could not run to its end ({status['error']})")
-    run.results, bad = _read_results(grade_file)
-    if bad:
-        run.notes.append(f"{rel}: ignored {bad} unreadable line(s) in its check results")
+    status, notes = _status_note(rel, outcome, status_file, code, timeout, "running it whole")
+    run.notes += notes
+    if outcome == "interrupted" or run.status == "ok" and status != "ok":
+        run.status = status
     try:
         executed = nbformat.read(output, as_version=4)
     except Exception:  # never written, or half-written when the process was killed
@@ -390,13 +586,11 @@ def run_notebook(sub: Submission, notebook: Path, results_dir: Path, *, timeout:
         run.notes += [f"{rel}: {n}" for n in notes]
         run.executed = output
     run.log_tail = "\n".join(log_file.read_text(errors="replace").splitlines()[-15:])
-    return run
 
 
-def _child_env(sandbox: Path, grade_file: Path, profile: str,
-               extra_checks: Iterable[Path]) -> dict[str, str]:
+def _child_env(sandbox: Path, profile: str, extra_checks: Iterable[Path]) -> dict[str, str]:
     env = dict(os.environ)
-    for name in ("COURSE_RESULTS_FILE", registry.STRICT_ENV):
+    for name in ("COURSE_RESULTS_FILE", registry.STRICT_ENV, registry.GRADE_FILE_ENV):
         env.pop(name, None)
     runtime = sandbox / _RUNTIME
     env.update({
@@ -411,7 +605,6 @@ def _child_env(sandbox: Path, grade_file: Path, profile: str,
         "JUPYTER_PLATFORM_DIRS": "1",
         "PYDEVD_DISABLE_FILE_VALIDATION": "1",
         "COURSE_PROFILE": profile,
-        registry.GRADE_FILE_ENV: str(grade_file),
         registry.STRICT_ENV: "0",
     })
     checks = [str(Path(p).resolve()) for p in extra_checks]
@@ -435,6 +628,32 @@ def _points(key: str) -> float:
         return 1.0
 
 
+def _course_assignments(subs: list[Submission]) -> list[Assignment]:
+    """The course's chapters whose check keys the submissions name (no --assignment given)."""
+    from course_utils import paths
+
+    named: set[str] = set()
+    for sub in subs:
+        for nb in sub.notebooks:
+            try:
+                named |= set(check_keys(nb))
+            except Exception:  # unreadable: reported by its run
+                pass
+    return [load_assignment(chapter) for chapter in paths.chapters()
+            if named & set(check_keys(chapter))]
+
+
+def _install_handlers(processes: _Processes) -> dict[int, object]:
+    """SIGINT and SIGTERM stop every child at once (only possible in the main thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+
+    def handler(signum: int, frame: object) -> None:
+        processes.stop(signum)
+
+    return {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+
 def grade(submissions: Path, out: Path, feedback_dir: Path | None = None, *,
           timeout: int = DEFAULT_TIMEOUT, cell_timeout: int | None = DEFAULT_CELL_TIMEOUT,
           jobs: int = 1, profile: str = "ci", assignments: Iterable[Path] = (),
@@ -450,11 +669,19 @@ def grade(submissions: Path, out: Path, feedback_dir: Path | None = None, *,
     feedback_dir : Path, optional
         Default: ``<out without .csv>_feedback`` beside ``out``.
     timeout, cell_timeout : int
-        Seconds per notebook (the process is killed) and per cell (interrupted).
+        Seconds per notebook run (the processes are killed) and per cell (interrupted).
     assignments : paths
-        Notebooks whose ``check(...)`` keys are always columns (e.g. ``student/03_*.ipynb``).
+        The instructor's copies: student notebooks (``student/03_*.ipynb``) or chapter
+        sources (``.md``). Their check keys are always columns. Default: the course's
+        chapters whose check keys the submissions name.
     checks : paths
         Python files of extra ``@exercise`` checkers (the instructor's own exercises).
+
+    Raises
+    ------
+    GradingInterrupted
+        On SIGINT or SIGTERM, after every child process is ended and the gradebook
+        of the students graded so far is written.
     """
     submissions, out = Path(submissions).resolve(), Path(out).resolve()
     feedback_dir = Path(feedback_dir).resolve() if feedback_dir else out.with_name(out.stem + "_feedback")
@@ -465,58 +692,77 @@ def grade(submissions: Path, out: Path, feedback_dir: Path | None = None, *,
     for path in checks:
         registry.load_checks(path)
     found = find_submissions(submissions)
+    given = [load_assignment(Path(p)) for p in assignments]
+    copies_of = given or _course_assignments(found)
     digest = folder_digest(submissions)
     echo(f"grading {len(found)} submission(s) from {submissions} "
          f"(profile {profile}, {timeout} s per notebook)")
-
-    with tempfile.TemporaryDirectory(prefix="course-grade-results-") as tmp:
-        results_dir = Path(tmp)
-        snapshot = results_dir / "submissions"
-        shutil.copytree(submissions, snapshot, symlinks=True)  # graded from a private copy
-        copies = [Submission(s.student, snapshot / s.path.relative_to(submissions),
-                             [snapshot / n.relative_to(submissions) for n in s.notebooks])
-                  for s in found]
-        tasks = [(s, nb) for s in copies for nb in s.notebooks]
-
-        def one(task: tuple[Submission, Path]) -> NotebookRun:
-            sub, nb = task
-            try:
-                run = run_notebook(sub, nb, results_dir, timeout=timeout,
-                                   cell_timeout=cell_timeout, profile=profile, extra_checks=checks)
-            except Exception as exc:  # a bug or a full disk: note it, grade the others
-                run = NotebookRun(sub.student, nb.name, "crashed", notes=[
-                    f"{nb.name}: the grader failed on this notebook ({type(exc).__name__}: {exc})"])
-            passed = sum(r["passed"] for r in run.results.values())
-            echo(f"  {sub.student:20} {run.notebook:28} {run.status:10} "
-                 f"{passed}/{len(run.results)} checks passed  {run.wall_s:6.1f} s")
-            return run
-
-        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            runs = list(pool.map(one, tasks))
-
-        changed = folder_digest(submissions) != digest
-        book = _gradebook(copies, runs, assignments)
-        if changed:
-            for s in book.students:
-                s.notes.append("the submissions folder changed during grading (check it)")
-            echo(f"warning: {submissions} changed while grading; grades come from the copy "
-                 "taken at the start")
-        _write_outputs(book, out, feedback_dir)
+    processes = _Processes()
+    previous = _install_handlers(processes)
+    try:
+        with tempfile.TemporaryDirectory(prefix="course-grade-results-") as tmp:
+            book = _grade_all(found, submissions, Path(tmp), copies_of, given, processes, echo,
+                              timeout=timeout, cell_timeout=cell_timeout, jobs=jobs,
+                              profile=profile, checks=checks)
+            if folder_digest(submissions) != digest:
+                for s in book.students:
+                    s.notes.append("the submissions folder changed during grading (check it)")
+                echo(f"warning: {submissions} changed while grading; grades come from the "
+                     "copy taken at the start")
+            _write_outputs(book, out, feedback_dir)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     echo(f"gradebook: {out}\nfeedback:  {feedback_dir}/")
+    if processes.signum is not None:
+        graded = [s.student for s in book.students]
+        stopped = GradingInterrupted(processes.signum, graded,
+                                     [s.student for s in found if s.student not in graded])
+        echo(f"{stopped}\nrun `course grade` again to grade them")
+        raise stopped
     return book
 
 
-def _gradebook(subs: list[Submission], runs: list[NotebookRun],
-               assignments: Iterable[Path]) -> Gradebook:
-    keys: list[str] = []
-    for path in assignments:
-        keys += check_keys(Path(path))
-    for sub in subs:
-        for nb in sub.notebooks:
-            try:
-                keys += [k for k in check_keys(nb) if registry.KEY_PATTERN.match(k)]
-            except Exception:  # unreadable: reported by its run
-                pass
+def _grade_all(found: list[Submission], submissions: Path, results_dir: Path,
+               copies_of: list[Assignment], given: list[Assignment], processes: _Processes,
+               echo: Callable[[str], None], **options) -> Gradebook:
+    snapshot = results_dir / "submissions"
+    shutil.copytree(submissions, snapshot, symlinks=True)  # graded from a private copy
+    copies = [Submission(s.student, snapshot / s.path.relative_to(submissions),
+                         [snapshot / n.relative_to(submissions) for n in s.notebooks])
+              for s in found]
+    tasks = [(s, nb) for s in copies for nb in s.notebooks]
+
+    def one(task: tuple[Submission, Path]) -> NotebookRun:
+        sub, nb = task
+        if processes.signum is not None:
+            return NotebookRun(sub.student, nb.name, "interrupted")
+        try:
+            run = run_notebook(sub, nb, results_dir, timeout=options["timeout"],
+                               cell_timeout=options["cell_timeout"], profile=options["profile"],
+                               extra_checks=options["checks"], assignments=copies_of,
+                               processes=processes)
+        except Exception as exc:  # a bug or a full disk: note it, grade the others
+            run = NotebookRun(sub.student, nb.name, "crashed", notes=[
+                f"{nb.name}: the grader failed on this notebook ({type(exc).__name__}: {exc})"])
+        if run.status != "interrupted":
+            passed = sum(r["passed"] for r in run.results.values())
+            echo(f"  {sub.student:20} {run.notebook:28} {run.status:10} "
+                 f"{passed}/{len(run.results)} checks passed  {run.wall_s:6.1f} s")
+        return run
+
+    with ThreadPoolExecutor(max_workers=max(1, options["jobs"])) as pool:
+        runs = list(pool.map(one, tasks))
+    stopped = {r.student for r in runs if r.status == "interrupted"}
+    graded = [s for s in copies if s.student not in stopped]
+    return _gradebook(graded, [r for r in runs if r.student not in stopped], given, copies_of)
+
+
+def _gradebook(subs: list[Submission], runs: list[NotebookRun], given: list[Assignment],
+               copies_of: list[Assignment] = ()) -> Gradebook:
+    keys: list[str] = [k for a in given for k in a.keys]
+    used = {r.assignment for r in runs}
+    keys += [k for a in copies_of if a.name in used for k in a.keys]
     for run in runs:
         keys += sorted(run.results)
     keys = _key_order(keys)
@@ -578,8 +824,8 @@ def _write_outputs(book: Gradebook, out: Path, feedback_dir: Path) -> None:
     for s in book.students:
         (feedback_dir / f"{s.student}.md").write_text(feedback_text(book, s), encoding="utf-8")
         for run in s.runs:
-            if run.executed is not None and run.executed.exists():
-                target = feedback_dir / "executed" / s.student / run.notebook
-                target = target.with_suffix(".ipynb")
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(run.executed, target)
+            for folder, path in (("executed", run.executed), ("graded", run.graded)):
+                if path is not None and path.exists():
+                    target = (feedback_dir / folder / s.student / run.notebook).with_suffix(".ipynb")
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(path, target)
