@@ -23,7 +23,8 @@ import yaml
 
 import course_utils.book
 from course_utils import paths
-from course_utils.book.assemble import book_dir, load_config, repository_url, source_dir
+from course_utils.book.assemble import (JUPYTERHUB_ENV, book_dir, load_config,
+                                        repository_url, source_dir)
 from course_utils.book.build import build_book, html_dir, node_dir
 
 sys.path.insert(0, str(Path(__file__).parent / "browser"))
@@ -58,9 +59,11 @@ def test_every_page_of_the_book_passes_the_browser_checks(book):
     shots_dir.mkdir(parents=True, exist_ok=True)
     shots = [{"path": "index.html", "file": str(shots_dir / "index.png")},
              {"path": chapters[0]["path"], "file": str(shots_dir / "first-chapter.png")}]
-    launch = harness.launch_patterns(repository_url(load_config()))
+    url, hub = repository_url(load_config()), os.environ.get(JUPYTERHUB_ENV) or None
+    launch = harness.launch_patterns(url, hub)
     report = harness.run_checks(book, pages, shots, launch, node_dir(),
-                                paths.build_dir() / "browser" / PROFILE)
+                                paths.build_dir() / "browser" / PROFILE,
+                                repository_url=url, jupyterhub_url=hub)
     assert not report["failures"], "\n".join(report["failures"])
     assert sorted(p["path"] for p in report["pages"]) == sorted(p["path"] for p in pages)
     for shot in shots:

@@ -28,7 +28,11 @@ import book_harness as harness  # noqa: E402
 pytestmark = pytest.mark.book
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures" / "book"
-URL_PATTERNS = harness.launch_patterns("https://github.com/course-recsys/dl-recsys-course")
+# The publisher's settings for this test book (the real book takes them from
+# $COURSE_REPOSITORY_URL / the git remote, and $COURSE_JUPYTERHUB_URL).
+REPOSITORY = "https://github.com/example-org/example-course"
+HUB = "https://hub.example.edu"
+URL_PATTERNS = harness.launch_patterns(REPOSITORY, HUB)
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +47,8 @@ def course_home(tmp_path_factory):
     (home / "build" / "node").symlink_to(shared_node, target_is_directory=True)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("COURSE_HOME", str(home))
+        mp.setenv("COURSE_REPOSITORY_URL", REPOSITORY)
+        mp.setenv("COURSE_JUPYTERHUB_URL", HUB)
         yield home
 
 
@@ -96,8 +102,10 @@ def test_every_page_passes_the_browser_checks(built, course_home):
     shots = [{"path": "index.html", "file": str(course_home / "index.png")},
              {"path": "notebooks/00_first.html", "file": str(course_home / "chapter.png")}]
     report = harness.run_checks(built, pages, shots, URL_PATTERNS,
-                                paths.build_dir() / "node", course_home / "browser")
+                                paths.build_dir() / "node", course_home / "browser",
+                                repository_url=REPOSITORY, jupyterhub_url=HUB)
     assert report["failures"] == []
+    assert set(URL_PATTERNS) == {"Binder", "Colab", "JupyterHub"}
     chapter = next(p for p in report["pages"] if p["path"] == "notebooks/00_first.html")
     assert chapter["math"] >= 2 and chapter["images"] >= 1 and chapter["solutions"] == 1
     assert all(Path(s["file"]).stat().st_size > 10_000 for s in shots)
@@ -112,15 +120,18 @@ def test_browser_checks_catch_a_broken_page(built, course_home):
     faults = ('<p>raw math \\(x^2\\) left</p><img src="missing.png">'
               '<a href="nowhere.html">x</a><a href="00_first.html#no-such-anchor">y</a>'
               '<div class="cell_output"><div class="output traceback">Traceback</div></div>'
-              '<script src="https://cdn.example.org/x.js"></script>')
+              '<script src="https://cdn.example.org/x.js"></script>'
+              '<a href="https://mybinder.org/v2/gh/someone/else/HEAD">launch</a>')
     page.write_text(html.replace("</article>", faults + "</article>", 1))
     specs = [{"path": "notebooks/01_second.html", "heading": "Not this heading", "chapter": True}]
     report = harness.run_checks(broken, specs, [], URL_PATTERNS,
-                                paths.build_dir() / "node", course_home / "browser")
+                                paths.build_dir() / "node", course_home / "browser",
+                                repository_url=REPOSITORY, jupyterhub_url=HUB)
     text = "\n".join(report["failures"])
     for expected in ["heading is", "image did not load: missing.png", "raw TeX left",
                      "error output shown", "broken link to", "no-such-anchor",
-                     "another host: https://cdn.example.org/x.js"]:
+                     "another host: https://cdn.example.org/x.js",
+                     "unconfigured host: https://mybinder.org/v2/gh/someone/else"]:
         assert expected in text, (expected, text)
 
 

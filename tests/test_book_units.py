@@ -106,7 +106,7 @@ def test_scan_html_reports_pages_and_stylesheets(tmp_path):
 
 # --------------------------------------------------------------------- assembling
 
-URL = "https://github.com/course-recsys/dl-recsys-course"
+URL = "https://github.com/example-org/example-course"
 
 
 def test_install_cell_does_nothing_inside_and_installs_outside(monkeypatch):
@@ -185,17 +185,66 @@ def test_toc_lists_chapters_then_pages_about_the_book():
     assert [c["file"] for c in toc["parts"][1]["chapters"]] == ["instructors", "errata"]
 
 
-def test_config_has_one_repository_url_and_known_launch_providers():
+def test_config_names_no_repository_or_hub_of_its_own():
     config = assemble.load_config(BOOK)
-    url = assemble.repository_url(config)
-    assert re.fullmatch(r"https://github\.com/[\w.-]+/[\w.-]+", url)
+    assert config["repository"]["url"] == ""  # the publisher gives it, or the git remote
     launch = config["launch_buttons"]
     assert {"binderhub_url", "colab_url", "jupyterhub_url"} <= set(launch)
-    # Nothing else in the front matter spells the repository out by hand, except
-    # the landing page's clone command.
+    assert launch["jupyterhub_url"] == ""  # an institution's hub is set when building
+    # no page of the front matter spells out a repository or a hub by hand
     for path in BOOK.rglob("*"):
-        if path.is_file() and path.name not in ("_config.yml", "index.md"):
-            assert url not in path.read_text(errors="replace"), path
+        if path.is_file() and path.suffix in (".md", ".yml"):
+            text = path.read_text(errors="replace")
+            assert not re.search(r"github\.com/[\w.-]+/[\w.-]+|hub\.[\w.-]+\.org", text), path
+
+
+def test_repository_url_comes_from_the_setting_then_the_config_then_the_remote(monkeypatch):
+    monkeypatch.delenv(assemble.REPOSITORY_ENV, raising=False)
+    monkeypatch.setattr(assemble, "_origin_url", lambda: "https://github.com/from/remote")
+    assert assemble.repository_url({"repository": {"url": ""}}) == "https://github.com/from/remote"
+    assert assemble.repository_url({"repository": {"url": URL + "/"}}) == URL
+    monkeypatch.setenv(assemble.REPOSITORY_ENV, "https://github.com/from/setting")
+    assert assemble.repository_url({"repository": {"url": URL}}) == "https://github.com/from/setting"
+    monkeypatch.setenv(assemble.REPOSITORY_ENV, "https://gitlab.com/a/b")
+    with pytest.raises(assemble.BookError, match="COURSE_REPOSITORY_URL"):
+        assemble.repository_url({})
+    monkeypatch.delenv(assemble.REPOSITORY_ENV)
+    monkeypatch.setattr(assemble, "_origin_url", lambda: None)
+    assert assemble.repository_url({"repository": {"url": ""}}) is None
+
+
+@pytest.mark.parametrize("remote, expected", [
+    ("git@github.com:owner/name.git", "https://github.com/owner/name"),
+    ("ssh://git@github.com/owner/name", "https://github.com/owner/name"),
+    ("https://github.com/owner/name.git\n", "https://github.com/owner/name"),
+    ("https://gitlab.com/owner/name.git", None),
+    ("/work/main", None),
+])
+def test_github_url_of_a_remote(remote, expected):
+    assert assemble.github_url(remote) == expected
+
+
+def test_without_a_repository_the_book_has_no_buttons_and_no_install_cell(monkeypatch):
+    monkeypatch.setenv(assemble.JUPYTERHUB_ENV, "https://hub.example.edu")
+    config = assemble.book_config(assemble.load_config(BOOK), None)
+    assert config["repository"]["url"] == ""
+    assert not any(config["html"][k] for k in ("use_repository_button", "use_issues_button"))
+    assert all(config["launch_buttons"][k] == ""
+               for k in ("binderhub_url", "colab_url", "jupyterhub_url"))
+    nb = _notebook(_code_cell("x = 1"))
+    assert assemble.prepare_chapter(nb, None, "00_x") == (False, 0)
+    assert not any(assemble.INSTALL_MARKER in c.source for c in nb.cells)
+
+
+def test_with_a_repository_every_configured_button_is_on(monkeypatch):
+    monkeypatch.setenv(assemble.JUPYTERHUB_ENV, "https://hub.example.edu")
+    config = assemble.book_config(assemble.load_config(BOOK), URL)
+    assert config["repository"]["url"] == URL
+    assert config["html"]["use_repository_button"] and config["html"]["use_issues_button"]
+    assert config["launch_buttons"]["binderhub_url"] == "https://mybinder.org"
+    assert config["launch_buttons"]["jupyterhub_url"] == "https://hub.example.edu"
+    monkeypatch.delenv(assemble.JUPYTERHUB_ENV)
+    assert assemble.book_config(assemble.load_config(BOOK), URL)["launch_buttons"]["jupyterhub_url"] == ""
 
 
 def test_bibliography_defines_the_keys_chapters_cite():

@@ -23,9 +23,11 @@ Example
 """
 from __future__ import annotations
 
+import copy
 import os
 import re
 import shutil
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -95,22 +97,68 @@ def source_dir(profile: str) -> Path:
     return paths.build_dir() / "book_src" / profile
 
 
+#: The publisher's settings: the book's repository and an institution's JupyterHub.
+REPOSITORY_ENV = "COURSE_REPOSITORY_URL"
+JUPYTERHUB_ENV = "COURSE_JUPYTERHUB_URL"
+_GITHUB = re.compile(r"https://github\.com/[\w.-]+/[\w.-]+")
+
+
 def load_config(book: Path | None = None) -> dict[str, Any]:
-    """``book/_config.yml`` as a dict, with the repository URL checked."""
+    """``book/_config.yml`` as a dict, with the repository URL checked where one is set."""
     config_file = (book or book_dir()) / "_config.yml"
     if not config_file.exists():
         raise BookError(f"{config_file} is missing: the book's configuration lives there")
     config = yaml.safe_load(config_file.read_text()) or {}
-    url = str(config.get("repository", {}).get("url", ""))
-    if not re.fullmatch(r"https://github\.com/[\w.-]+/[\w.-]+", url):
+    url = str((config.get("repository") or {}).get("url") or "")
+    if url and not _GITHUB.fullmatch(url.rstrip("/")):
         raise BookError(f"{config_file}: repository.url must be a GitHub repository "
-                        f"URL like https://github.com/owner/name (got {url!r})")
+                        f"URL like https://github.com/owner/name, or empty (got {url!r})")
     return config
 
 
-def repository_url(config: dict[str, Any]) -> str:
-    """The one repository setting everything else is derived from."""
-    return str(config["repository"]["url"]).rstrip("/")
+def github_url(remote: str) -> str | None:
+    """``https://github.com/owner/name`` for a GitHub remote (HTTPS or SSH), else None.
+
+    >>> github_url("git@github.com:owner/name.git")
+    'https://github.com/owner/name'
+    >>> github_url("https://github.com/owner/name.git"), github_url("/srv/git/course")
+    ('https://github.com/owner/name', None)
+    """
+    remote = remote.strip()
+    ssh = re.fullmatch(r"(?:ssh://)?git@github\.com[:/]([\w.-]+)/([\w.-]+?)(?:\.git)?/?", remote)
+    if ssh:
+        return f"https://github.com/{ssh.group(1)}/{ssh.group(2)}"
+    https = re.fullmatch(r"https://github\.com/([\w.-]+)/([\w.-]+?)(?:\.git)?/?", remote)
+    return f"https://github.com/{https.group(1)}/{https.group(2)}" if https else None
+
+
+def _origin_url() -> str | None:
+    """The checkout's ``origin`` remote, when it is on GitHub."""
+    try:
+        done = subprocess.run(["git", "-C", str(paths.repo_root()), "remote", "get-url",
+                               "origin"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return github_url(done.stdout) if done.returncode == 0 else None
+
+
+def repository_url(config: dict[str, Any]) -> str | None:
+    """The book's repository: the one setting the buttons and install cell derive from.
+
+    In order: ``$COURSE_REPOSITORY_URL`` (the publisher's setting), ``repository.url``
+    in ``book/_config.yml``, the checkout's ``origin`` remote when it is on GitHub.
+    None when there is none of these: the book is then built without repository and
+    launch buttons, rather than with buttons that point at a repository that does
+    not exist.
+    """
+    setting = os.environ.get(REPOSITORY_ENV, "").strip()
+    if setting:
+        if not _GITHUB.fullmatch(setting.rstrip("/")):
+            raise BookError(f"${REPOSITORY_ENV} must be a GitHub repository URL like "
+                            f"https://github.com/owner/name (got {setting!r})")
+        return setting.rstrip("/")
+    url = str((config.get("repository") or {}).get("url") or "").rstrip("/")
+    return url or _origin_url()
 
 
 def install_cell_source(url: str) -> str:
@@ -156,13 +204,16 @@ def _tags(cell: nbformat.NotebookNode) -> list[str]:
     return cell.setdefault("metadata", {}).setdefault("tags", [])
 
 
-def ensure_install_cell(nb: nbformat.NotebookNode, url: str, chapter: str) -> bool:
+def ensure_install_cell(nb: nbformat.NotebookNode, url: str | None, chapter: str) -> bool:
     """Make sure the install cell is present, hidden and names ``url``.
 
     Returns True when the cell had to be added (the chapter's source lacks it).
-    A cell naming another repository is an error: the URL has one home,
-    ``book/_config.yml``.
+    A cell naming another repository is an error: the URL has one home
+    (:func:`repository_url`). Without a repository there is nothing to install
+    from, and no cell is added.
     """
+    if url is None:
+        return False
     for cell in nb.cells:
         if cell.cell_type == "code" and INSTALL_MARKER in cell.source:
             if f"git+{url}.git" not in cell.source:
@@ -196,7 +247,7 @@ def retarget_chapter_links(text: str) -> str:
     return _MD_CHAPTER_LINK.sub(lambda m: f"]({m.group(1)}.ipynb{m.group(2) or ''})", text)
 
 
-def prepare_chapter(nb: nbformat.NotebookNode, url: str, chapter: str) -> tuple[bool, int]:
+def prepare_chapter(nb: nbformat.NotebookNode, url: str | None, chapter: str) -> tuple[bool, int]:
     """Adapt an executed notebook for the book, in place.
 
     Returns (install cell injected?, stderr noise lines removed).
@@ -300,10 +351,32 @@ def toc(chapters: list[Chapter], about: list[str]) -> dict[str, Any]:
     }
 
 
+def book_config(config: dict[str, Any], url: str | None) -> dict[str, Any]:
+    """The configuration Jupyter Book gets: buttons only for what is configured.
+
+    With a repository, its URL, the repository and issue buttons, Binder and Colab, and
+    a JupyterHub button when ``$COURSE_JUPYTERHUB_URL`` is set. Without one, none of
+    these: no button points at a host nobody configured.
+
+    >>> plain = book_config({"html": {"use_repository_button": True},
+    ...                      "launch_buttons": {"binderhub_url": "https://mybinder.org"}}, None)
+    >>> plain["repository"]["url"], plain["html"]["use_repository_button"], plain["launch_buttons"]
+    ('', False, {'binderhub_url': '', 'jupyterhub_url': '', 'colab_url': ''})
+    """
+    config = copy.deepcopy(config)
+    launch = config.setdefault("launch_buttons", {})
+    html = config.setdefault("html", {})
+    config.setdefault("repository", {})["url"] = url or ""
+    hub = os.environ.get(JUPYTERHUB_ENV, "").strip()
+    launch["jupyterhub_url"] = hub if (hub and url) else ""
+    if not url:
+        for key in ("use_repository_button", "use_issues_button", "use_edit_page_button"):
+            html[key] = False
+        launch["binderhub_url"] = launch["colab_url"] = ""
+    return config
+
+
 def _write_config(config: dict[str, Any], target: Path) -> None:
-    hub = os.environ.get("COURSE_JUPYTERHUB_URL")
-    if hub:
-        config.setdefault("launch_buttons", {})["jupyterhub_url"] = hub
     text = yaml.safe_dump(config, sort_keys=False, allow_unicode=True)
     target.write_text("# Generated from book/_config.yml by course_utils.book; "
                       "edit that file instead.\n" + text)
@@ -336,7 +409,7 @@ def assemble(profile: str, chapters: list[Chapter], mathjax_es5: Path | None = N
     (target / "notebooks").mkdir(parents=True)
 
     extra_pages = _copy_front_matter(book, target)
-    _write_config(config, target / "_config.yml")
+    _write_config(book_config(config, url), target / "_config.yml")
     _copy_chapter_assets(target / "notebooks")
     assembly = Assembly(target, chapters, [])
 

@@ -23,6 +23,7 @@ import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Iterator
+from urllib.parse import urlparse
 
 PLAYWRIGHT_CORE_VERSION = "1.65.1"  # needs Node.js >= 20
 CHECK_SCRIPT = Path(__file__).with_name("check_book.mjs")
@@ -117,15 +118,25 @@ def plain_heading(markdown_title: str) -> str:
 
 
 def run_checks(html_dir: Path, pages: list[dict[str, Any]], screenshots: list[dict[str, str]],
-               launch: dict[str, str], node_dir: Path, work: Path) -> dict[str, Any]:
-    """Serve the site, run check_book.mjs over ``pages``; return its report."""
+               launch: dict[str, str], node_dir: Path, work: Path,
+               repository_url: str | None = None,
+               jupyterhub_url: str | None = None) -> dict[str, Any]:
+    """Serve the site, run check_book.mjs over ``pages``; return its report.
+
+    ``launch`` are the buttons every chapter must have; a link to one of
+    :data:`BUTTON_HOSTS` (or to a JupyterHub's git-pull) that is not one of them or
+    the repository itself is reported as a link to an unconfigured host.
+    """
+    allowed = list(launch.values()) + ([repository_url] if repository_url else [])
+    hosts = list(BUTTON_HOSTS) + ([urlparse(jupyterhub_url).netloc] if jupyterhub_url else [])
     chromium = find_chromium()
     node = check_node()
     package_json = ensure_playwright(node_dir)
     work.mkdir(parents=True, exist_ok=True)
     with serve(html_dir) as url:
         config = {"baseUrl": url, "chromium": chromium, "pages": pages,
-                  "screenshots": screenshots, "launch": launch}
+                  "screenshots": screenshots, "launch": launch,
+                  "buttonHosts": hosts, "allowedButtonLinks": allowed}
         config_file, report_file = work / "browser-config.json", work / "browser-report.json"
         config_file.write_text(json.dumps(config, indent=2))
         report_file.unlink(missing_ok=True)
@@ -163,13 +174,25 @@ def page_specs(html_dir: Path, source_dir: Path) -> list[dict[str, Any]]:
     return specs
 
 
-def launch_patterns(repository_url: str) -> dict[str, str]:
-    """A substring of each launch button's link, for a repository on GitHub."""
+def launch_patterns(repository_url: str | None, jupyterhub_url: str | None = None) -> dict[str, str]:
+    """A substring of each launch button's link, for a repository on GitHub.
+
+    Empty without a repository: then no chapter may have a launch button, and no link
+    may point at a launch or repository host (see :data:`BUTTON_HOSTS`).
+    """
     from urllib.parse import quote
 
+    if not repository_url:
+        return {}
     owner_repo = repository_url.split("github.com/", 1)[1]
-    return {
+    patterns = {
         "Binder": f"/v2/gh/{owner_repo}/",
         "Colab": f"colab.research.google.com/github/{owner_repo}/blob/",
-        "JupyterHub": f"git-pull?repo={quote(repository_url, safe='/')}",
     }
+    if jupyterhub_url:
+        patterns["JupyterHub"] = f"git-pull?repo={quote(repository_url, safe='/')}"
+    return patterns
+
+
+#: Hosts that only the configured buttons may link to (the bibliography links elsewhere).
+BUTTON_HOSTS = ("github.com", "mybinder.org", "colab.research.google.com")

@@ -2,7 +2,7 @@
 //
 // Usage: node check_book.mjs CONFIG.json REPORT.json
 //   CONFIG: {baseUrl, chromium, pages: [{path, heading}], screenshots: [{path, file}],
-//            launch: {repository, binder, colab, jupyterhub}}
+//            launch: {name: pattern}, buttonHosts: [host], allowedButtonLinks: [substring]}
 //   REPORT: {pages: [{path, title, heading, math, images, solutions}], failures: [string]}
 //
 // Driven by tests/test_book_browser.py, which serves the site on 127.0.0.1, installs
@@ -170,6 +170,14 @@ for (const spec of config.pages) {
     if (!has(`_sources/${spec.path.replace(/\.html$/, ".ipynb")}`)) fail(where, "no download-as-notebook button");
     for (const [name, pattern] of Object.entries(config.launch)) {
       if (!has(pattern)) fail(where, `no ${name} launch button (a link containing ${pattern})`);
+    }
+  }
+  // No button or link points at a launch or repository host nobody configured.
+  for (const href of info.links) {
+    const host = new URL(href).host;
+    const buttonLink = (config.buttonHosts || []).includes(host) || href.includes("git-pull?repo=");
+    if (buttonLink && !(config.allowedButtonLinks || []).some((ok) => href.includes(ok))) {
+      fail(where, `link to an unconfigured host: ${href}`);
     }
   }
 
