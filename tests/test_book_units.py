@@ -11,6 +11,7 @@ import nbformat
 import pytest
 import yaml
 
+from course_utils import paths
 from course_utils.book import assemble, check, stats
 from course_utils.book.assemble import Chapter
 
@@ -193,7 +194,7 @@ def test_config_names_no_repository_or_hub_of_its_own():
     assert launch["jupyterhub_url"] == ""  # an institution's hub is set when building
     # no page of the front matter spells out a repository or a hub by hand
     for path in BOOK.rglob("*"):
-        if path.is_file() and path.suffix in (".md", ".yml"):
+        if path.is_file() and path.suffix in (".md", ".yml") and path.name != "README.md":
             text = path.read_text(errors="replace")
             assert not re.search(r"github\.com/[\w.-]+/[\w.-]+|hub\.[\w.-]+\.org", text), path
 
@@ -329,3 +330,10 @@ def test_publish_workflow_builds_with_make_book_and_deploys_pages():
     uses = {s.get("uses", "").split("@")[0] for s in steps}
     assert {"actions/upload-pages-artifact", "actions/deploy-pages"} <= uses
     assert workflow["permissions"]["pages"] == "write"
+
+
+def test_every_chapter_ends_with_a_link_to_the_next():
+    chapters = paths.chapters()
+    for chapter, following in zip(chapters, chapters[1:] + chapters[:1]):
+        last = chapter.read_text().rstrip().splitlines()[-1]
+        assert f"]({following.name})" in last, (chapter.name, last)
