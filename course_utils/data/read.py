@@ -328,24 +328,19 @@ def iter_lists(path: Path, needed: tuple[str, ...], optional: tuple[str, ...] = 
         invalid.append((row.number, row.expected_columns, row.actual_columns, row.text))
         return "skip"
 
-    def open_reader():  # the first block is parsed here already
-        return pacsv.open_csv(
-            path,
-            read_options=pacsv.ReadOptions(block_size=block_size, use_threads=True),
-            parse_options=pacsv.ParseOptions(newlines_in_values=False, ignore_empty_lines=False,
-                                              invalid_row_handler=on_invalid),
-            convert_options=pacsv.ConvertOptions(include_columns=cols, column_types=parse_types,
-                                                 null_values=NULLS, strings_can_be_null=False,
-                                                 quoted_strings_can_be_null=False))
-
-    reader = None
+    read_options = pacsv.ReadOptions(use_threads=True, column_names=header, skip_rows=0)
+    parse_options = pacsv.ParseOptions(newlines_in_values=False, ignore_empty_lines=False,
+                                       invalid_row_handler=on_invalid)
+    convert_options = pacsv.ConvertOptions(include_columns=cols, column_types=parse_types,
+                                           null_values=NULLS, strings_can_be_null=False,
+                                           quoted_strings_can_be_null=False)
     row0 = 0
-    while True:
+    # pyarrow's own streaming reader reads the whole file ahead of the consumer (its peak
+    # grows with the file); whole lines are cut here instead, one block at a time
+    for chunk in _line_blocks(path, block_size):
         try:
-            reader = reader or open_reader()
-            batch = reader.read_next_batch()
-        except StopIteration:
-            break
+            table = pacsv.read_csv(pa.BufferReader(chunk), read_options=read_options,
+                                   parse_options=parse_options, convert_options=convert_options)
         except pa.ArrowInvalid as exc:
             if invalid:
                 raise _malformed(path, header, invalid) from None
@@ -355,8 +350,13 @@ def iter_lists(path: Path, needed: tuple[str, ...], optional: tuple[str, ...] = 
         except (pa.ArrowException, OSError) as exc:
             raise DataFormatError(path, f"cannot read the file: {exc}",
                                   fix="compare it with the original file; download it again") from None
+        del chunk
         if invalid:
             raise _malformed(path, header, invalid) from None
+        if table.num_rows == 0:
+            continue
+        batch = table.combine_chunks().to_batches()[0]
+        del table
         for col in ("username", "my_tags"):
             if col in cols:
                 broken = pc.match_substring(batch.column(col), "\n")
@@ -368,6 +368,26 @@ def iter_lists(path: Path, needed: tuple[str, ...], optional: tuple[str, ...] = 
                         fix="close the quote or remove it")
         yield row0 + 2, _typed_batch(path, batch, types, row0 + 2)
         row0 += batch.num_rows
+
+
+def _line_blocks(path: Path, block_size: int) -> Iterator[bytes]:
+    """The file after its header line, in blocks of about ``block_size`` bytes of whole lines."""
+    with open(path, "rb") as fh:
+        fh.readline()  # the header
+        rest = b""
+        while True:
+            data = fh.read(block_size)
+            if not data:
+                if rest:
+                    yield rest
+                return
+            data = rest + data
+            cut = data.rfind(b"\n") + 1
+            if cut == 0:  # no line end yet: read on
+                rest = data
+                continue
+            rest = data[cut:]
+            yield data[:cut]
 
 
 def _typed_batch(path: Path, batch: pa.RecordBatch, types: dict[str, pa.DataType],
