@@ -74,9 +74,8 @@ def _grade(args: argparse.Namespace) -> dict[str, str]:
     pipe = os.fdopen(args.result_fd, "wb", buffering=0)
 
     def executed(cell: nbformat.NotebookNode, **_: object) -> None:
-        found = answers.cell_records(cell)
-        if found:
-            pipe.write(answers.encode(*found))
+        for key, record in answers.cell_records(cell):
+            pipe.write(answers.encode(key, record))
 
     client = NotebookClient(nb, timeout=args.cell_timeout, kernel_name="python3",
                             allow_errors=True, interrupt_on_timeout=True,

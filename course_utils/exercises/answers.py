@@ -31,7 +31,6 @@ from __future__ import annotations
 import ast
 import copy
 import json
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
@@ -42,7 +41,6 @@ if TYPE_CHECKING:  # nbformat is imported where it is used: it is slow to import
 
 RECORD_MIME = "application/vnd.course-check+json"
 GRADER_META = "course_grader"
-_CHECK_CELL = re.compile(r"""^\s*check\(\s*["']([^"']+)["']\s*,\s*(.+?)\s*\)\s*$""", re.S)
 
 # Modules an answer cell may not import (or use through a name another cell bound).
 BLOCKED_MODULES = frozenset({
@@ -79,11 +77,32 @@ def is_answer_cell(cell: Any) -> bool:
                                             for line in cell.source.split("\n"))
 
 
-def check_call(source: str) -> tuple[str, str] | None:
-    """``(key, expression)`` when the cell is one ``check("KEY", expression)`` call."""
-    lines = [line for line in source.split("\n") if line.strip() and not line.strip().startswith("#")]
-    match = _CHECK_CELL.match("\n".join(lines))
-    return (match[1], match[2]) if match else None
+def check_calls(source: str) -> tuple[list[str], str]:
+    """The keys of the top-level ``check("KEY", answer)`` calls of a cell, and the cell
+    with each of them replaced by the grader's ``_course_report("KEY", answer)``.
+
+    Example
+    -------
+    >>> check_calls('from course_utils.exercises import check\\ncheck("00.sparsity", sparsity)')[0]
+    ['00.sparsity']
+    """
+    tree = _parse(source)
+    if tree is None:
+        return [], source
+    lines, keys = source.split("\n"), []
+    for node in reversed(tree.body):
+        call = node.value if isinstance(node, ast.Expr) else None
+        if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name)
+                and call.func.id == "check" and len(call.args) == 2 and not call.keywords
+                and isinstance(call.args[0], ast.Constant) and isinstance(call.args[0].value, str)):
+            continue
+        key, answer = call.args[0].value, ast.get_source_segment(source, call.args[1])
+        keys.insert(0, key)
+        lines[node.lineno - 1:node.end_lineno] = [
+            " " * node.col_offset + f"_course_report({key!r}, {answer})"]
+    if keys:
+        lines.insert(0, "from course_utils.exercises.answers import report as _course_report")
+    return keys, "\n".join(lines)
 
 
 def match_answers(instructor: Any, submission: Any) -> dict[int, Any]:
@@ -212,11 +231,11 @@ def screen(source: str, context: dict[str, str] | None = None,
 
 # --- the grading notebook ----------------------------------------------------------
 
-def _grader_cell(source: str, key: str | None = None) -> Any:
+def _grader_cell(source: str, keys: list[str] | None = None) -> Any:
     import nbformat
 
     cell = nbformat.v4.new_code_cell(source)
-    cell.metadata[GRADER_META] = {"key": key} if key else {"role": "setup"}
+    cell.metadata[GRADER_META] = {"keys": keys} if keys else {"role": "setup"}
     return cell
 
 
@@ -256,13 +275,11 @@ def grading_notebook(instructor: Any, submission: Any, profile: str = "ci",
                     cell.source = theirs.source
             cells.append(cell)
             continue
-        call = check_call(cell.source)
-        if call:
-            key, expression = call
-            cells.append(_grader_cell(
-                "from course_utils.exercises.answers import report as _course_report\n"
-                f"_course_report({key!r}, {expression})", key))
-            notes.setdefault(key, []).extend(pending)
+        keys, source = check_calls(cell.source)
+        if keys:
+            cells.append(_grader_cell(source, keys))
+            for key in keys:
+                notes.setdefault(key, []).extend(pending)
             pending = []
             continue
         cells.append(cell)
@@ -281,7 +298,7 @@ def provenance(answer: Any) -> str | None:
     >>> from course_utils import metrics
     >>> provenance(metrics.rmse)
     'the answer is course_utils.metrics.rmse, code of the course, not yours'
-    >>> provenance(lambda x: x) is None
+    >>> provenance(abs) is None
     True
     """
     import course_utils
@@ -320,28 +337,29 @@ def report(key: str, answer: Any) -> None:
 
 # --- read back by the runner ---------------------------------------------------------
 
-def cell_records(cell: Any) -> tuple[str, dict] | None:
-    """``(key, record)`` of one executed grader check cell, or ``None`` for other cells.
+def cell_records(cell: Any) -> list[tuple[str, dict]]:
+    """``[(key, record)]`` of one executed grader check cell (empty for other cells).
 
-    A cell that shows no record, or more than one, or one for another key, gets
-    a failed record (a record is the grader's, written once per check).
+    Each key of the cell must show exactly one record, for that key; anything else
+    (an answer that displayed a record of its own) gives that key a failed record.
     """
-    meta = cell.get("metadata", {}).get(GRADER_META, {})
-    key = meta.get("key")
-    if not key:
-        return None
-    records = [out["data"][RECORD_MIME] for out in cell.get("outputs", [])
-               if out.get("output_type") == "display_data" and RECORD_MIME in out.get("data", {})]
-    if not records:
-        return None
-    record = records[0] if len(records) == 1 else {}
-    if not isinstance(record, dict) or record.get("key") != key \
-            or not isinstance(record.get("passed"), bool):
-        return key, {"key": key, "passed": False, "status": "rejected",
-                     "message": f"{key}: the check cell showed {len(records)} results; "
-                                "only the grader's own counts, so it scores zero"}
-    return key, {"key": key, "passed": record["passed"], "status": str(record.get("status", "")),
-                 "message": str(record.get("message", ""))}
+    keys = cell.get("metadata", {}).get(GRADER_META, {}).get("keys", [])
+    shown = [out["data"][RECORD_MIME] for out in cell.get("outputs", [])
+             if out.get("output_type") == "display_data" and RECORD_MIME in out.get("data", {})]
+    found = []
+    for key in keys:
+        mine = [r for r in shown if isinstance(r, dict) and r.get("key") == key]
+        if not mine:
+            continue  # never reached: the check raised or was interrupted
+        record = mine[0]
+        if len(mine) > 1 or not isinstance(record.get("passed"), bool):
+            found.append((key, {"passed": False, "status": "rejected", "message":
+                                f"{key}: the check cell showed {len(mine)} results; only the "
+                                "grader's own counts, so it scores zero"}))
+            continue
+        found.append((key, {"passed": record["passed"], "status": str(record.get("status", "")),
+                            "message": str(record.get("message", ""))}))
+    return found
 
 
 def encode(key: str, record: dict) -> bytes:

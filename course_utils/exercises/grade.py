@@ -396,8 +396,7 @@ def load_assignment(path: Path) -> Assignment:
         raise GradingError(f"assignment {path} does not exist (give a student notebook, "
                            "e.g. student/03_evaluation.ipynb, or a chapter source)")
     nb = student_notebook(path) if path.suffix == ".md" else nbformat.read(path, as_version=4)
-    keys = [call[0] for c in nb.cells if c.cell_type == "code"
-            for call in [answers.check_call(c.source)] if call]
+    keys = [k for c in nb.cells if c.cell_type == "code" for k in answers.check_calls(c.source)[0]]
     return Assignment(path.name, nb, keys)
 
 
