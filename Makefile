@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 help:
 	@echo "make book    build the HTML book (executes every chapter at PROFILE=$(PROFILE))"
 	@echo "make test    run the whole test suite (unit, chapters at ci profile, book, browser)"
-	@echo "make lab     open the chapters in JupyterLab"
+	@echo "make lab     open the chapters (notebooks/) and exercises (student/) in JupyterLab"
 	@echo "make student generate the student notebooks (solutions removed)"
 
 # The virtual environment, rebuilt when pyproject.toml changes.
@@ -60,16 +60,21 @@ browser: $(STAMP)
 	$(BIN)/course book build --profile ci
 	$(BIN)/pytest tests -m book
 
-# Double-clicking a chapter (.md) opens it as a notebook (jupytext), via the
-# venv's JupyterLab settings overrides.
+# The course's JupyterLab, via the venv's settings overrides: double-clicking a chapter
+# (.md) opens it as a notebook (jupytext), and no news pop-up asks to go online. The
+# jupyterlab-myst extension (a pinned dependency) renders the chapters' MyST: citations,
+# exercises and solutions, admonitions, numbered equations, cross-references.
 LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
-$(LAB_OVERRIDES): $(STAMP)
+$(LAB_OVERRIDES): $(STAMP) Makefile
 	@mkdir -p $(dir $@)
-	@echo '{"@jupyterlab/docmanager-extension:plugin": {"defaultViewers": {"markdown": "Jupytext Notebook", "myst": "Jupytext Notebook"}}}' > $@
+	@$(BIN)/jupyter labextension enable --level=sys_prefix jupyterlab-myst > /dev/null
+	@echo '{"@jupyterlab/docmanager-extension:plugin": {"defaultViewers": {"markdown": "Jupytext Notebook", "myst": "Jupytext Notebook"}}, "@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": false}}' > $@
 
-# (as root, e.g. in a container, JupyterLab refuses to start without --allow-root)
+# Opens on the repository: the chapters in notebooks/, the exercises without their
+# solutions in student/. (As root, e.g. in a container, JupyterLab refuses to start
+# without --allow-root.)
 lab: $(STAMP) $(LAB_OVERRIDES)
-	$(BIN)/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
+	$(BIN)/jupyter lab --notebook-dir=. $(if $(filter 0,$(shell id -u)),--allow-root)
 
 student: $(STAMP)
 	$(BIN)/course student
