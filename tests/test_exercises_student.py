@@ -2,6 +2,10 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import jupytext
@@ -151,3 +155,105 @@ def test_fixture_submissions_match_their_generator():
             f"{path} is stale: run python tests/fixtures/exercises/make_submissions.py"
     alice = nbformat.read(FIXTURES / "submissions" / "alice.ipynb", as_version=4)
     assert json.dumps(alice.metadata["kernelspec"]) and not any(STUB in c.source for c in alice.cells)
+
+
+# --- the hand-out: what students get -------------------------------------------
+
+def _norm(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def _solution_texts(chapter: Path) -> list[str]:
+    """Every piece of solution in a chapter: the solution code cells, the code below each
+    `# solution` cut, and each line of solution text (what the student version drops)."""
+    source, kept = jupytext.read(chapter), student_notebook(chapter)
+    texts = []
+    for cell in _code(source):
+        if "solution" in cell.metadata.get("tags", []):
+            texts.append(cell.source)
+        elif student.has_cut(cell.source):
+            lines = cell.source.split("\n")
+            cut = [line.strip() for line in lines].index(student.CUT_MARKER)
+            texts.append("\n".join(lines[cut + 1:]))
+    shown = {_norm(line) for c in kept.cells if c.cell_type == "markdown"
+             for line in c.source.split("\n")}
+    for cell in source.cells:
+        if cell.cell_type == "markdown":
+            texts += [line for line in cell.source.split("\n")
+                      if _norm(line) not in shown and len(_norm(line)) >= 30
+                      and not _norm(line).startswith((":", "```"))]
+    return [t for t in texts if _norm(t)]
+
+
+@pytest.fixture(scope="module")
+def handout(tmp_path_factory):
+    from course_utils.cli import main
+
+    out = tmp_path_factory.mktemp("handout") / "course"
+    assert main(["student", "--handout", str(out)]) == 0
+    return out
+
+
+def test_handout_holds_the_notebooks_and_the_library_but_no_chapter_source(handout):
+    assert sorted(p.name for p in (handout / "notebooks").iterdir()) == \
+        [f"{c.stem}.ipynb" for c in CHAPTERS]
+    for chapter in CHAPTERS:  # the same notebooks as `course student` writes
+        assert (handout / "notebooks" / f"{chapter.stem}.ipynb").read_text() == \
+            student.render(student_notebook(chapter), "ipynb")
+    assert [p.relative_to(handout).as_posix() for p in handout.rglob("*.md")] == ["README.md"]
+    assert (handout / "course_utils" / "data" / "generate.py").exists()
+    assert not list((handout / "course_utils" / "exercises").glob("ch[0-9][0-9].py"))
+    assert len(list((handout / "course_utils" / "exercises").glob("ch[0-9][0-9].pyc"))) == \
+        len(list((paths.repo_root() / "course_utils" / "exercises").glob("ch[0-9][0-9].py")))
+    project = (handout / "pyproject.toml").read_text()
+    assert 'requires-python = "==3.11.*"' in project and '"exercises/*.pyc"' in project
+    assert "pip install -e ." in (handout / "README.md").read_text()
+
+
+def test_handout_contains_no_solution_text(handout):
+    """Every solution of every chapter, searched for in every file of the hand-out
+    (bytecode included); the same search finds them in the course's own checkers."""
+    files = {p: _norm(p.read_bytes().decode("latin-1")) for p in handout.rglob("*") if p.is_file()}
+    checkers = _norm("\n".join(p.read_text() for p in
+                               (paths.repo_root() / "course_utils" / "exercises").glob("ch*.py")))
+    searched = found_in_checkers = 0
+    for chapter in CHAPTERS:
+        for text in _solution_texts(chapter):
+            searched += 1
+            found_in_checkers += _norm(text) in checkers
+            leaks = [p.relative_to(handout).as_posix() for p, t in files.items() if _norm(text) in t]
+            assert leaks == [], f"{chapter.name}: {text[:80]!r} is in {leaks}"
+    assert searched > 100
+    assert found_in_checkers >= 5, "the search can find a solution where there is one"
+
+
+def test_handout_library_imports_and_checks_without_checker_sources(handout):
+    """The hand-out's own course_utils runs the checks (from bytecode), and finds its root."""
+    script = (
+        "import course_utils, json\n"
+        "from course_utils import paths\n"
+        "from course_utils.exercises import load_all, evaluate\n"
+        "exercises = load_all()\n"
+        "ok = all(evaluate(k, a).passed for k, ex in exercises.items() for a in ex.right)\n"
+        "bad = all(not evaluate(k, a).passed for k, ex in exercises.items() for a, _ in ex.wrong)\n"
+        "print(json.dumps([course_utils.__file__, str(paths.repo_root()), sorted(exercises), "
+        "ok, bad]))\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("COURSE_HOME", "PYTHONPATH")}
+    env["PYTHONPATH"] = str(handout)
+    done = subprocess.run([sys.executable, "-c", script], cwd=handout / "notebooks", env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    module, root, keys, right_pass, wrong_fail = json.loads(done.stdout.splitlines()[-1])
+    assert Path(module).resolve().is_relative_to(handout.resolve())
+    assert Path(root) == handout.resolve()
+    from course_utils.exercises import load_all
+    assert keys == sorted(k for k in load_all() if re.fullmatch(r"\d\d\..+", k))
+    assert right_pass and wrong_fail
+
+
+def test_handout_needs_an_empty_folder(tmp_path, capsys):
+    from course_utils.cli import main
+
+    (tmp_path / "old.txt").write_text("x")
+    assert main(["student", "--handout", str(tmp_path)]) == 2
+    assert "is not empty" in capsys.readouterr().err

@@ -4,6 +4,7 @@ Example
 -------
 ``course student`` writes ``student/NN_name.ipynb`` for every chapter;
 ``course student --check`` fails when one of them is stale;
+``course student --handout DIR`` writes what students get (no solutions);
 ``course grade submissions/ --out grades.csv`` grades a folder of notebooks.
 """
 from __future__ import annotations
@@ -22,6 +23,18 @@ def _cmd_student(args: argparse.Namespace) -> int:
     except ChapterNotFound as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if args.handout:
+        from course_utils.exercises.handout import HandoutError, write_handout
+
+        try:
+            files = write_handout(Path(args.handout), chapters)
+        except (HandoutError, ValueError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        notebooks = [f for f in files if f.suffix == ".ipynb"]
+        print(f"hand-out in {args.handout}: {len(notebooks)} student notebook(s), the library "
+              f"(checkers as bytecode), pyproject.toml, README.md; {len(files)} files in all")
+        return 0
     formats = student.FORMATS if args.format == "both" else (args.format,)
     out_dir = Path(args.out) if args.out else student.student_dir()
     try:
@@ -76,6 +89,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                          help="ipynb (default, what is committed), md (MyST) or both")
     student.add_argument("--check", action="store_true",
                          help="write nothing; exit 1 if a student notebook is missing or stale")
+    student.add_argument("--handout", default=None, metavar="DIR",
+                         help="write a hand-out for students into the new folder DIR: the "
+                              "student notebooks and the installable library, no solutions")
     student.set_defaults(func=_cmd_student)
 
     grade = sub.add_parser("grade", help="execute and grade submitted student notebooks")
