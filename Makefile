@@ -6,11 +6,12 @@ BIN := $(VENV)/bin
 PROFILE ?= book
 STAMP := $(VENV)/.installed
 
-.PHONY: help install book execute test unit notebooks nbval book-ci browser lab student data benchmarks clean
+.PHONY: help install book execute test unit integration notebooks nbval book-ci browser lab student data benchmarks clean
 
 help:
 	@echo "make book    build the HTML book (executes every chapter at PROFILE=$(PROFILE))"
-	@echo "make test    run the whole test suite (unit, chapters at ci profile, book, browser)"
+	@echo "make test    run every test lane: unit, integration, chapters at ci, nbval, book"
+	@echo "make unit    only the fast lane (no JVM, no servers, no Keras training)"
 	@echo "make lab     open the chapters (notebooks/) and exercises (student/) in JupyterLab"
 	@echo "make student generate the student notebooks (solutions removed)"
 
@@ -33,16 +34,24 @@ book: $(STAMP)
 	$(BIN)/course run --profile $(PROFILE)
 	$(BIN)/course book build --profile $(PROFILE)
 
-# The one test command (CI runs it): fast unit tests first, then every chapter
-# at the ci profile, per-cell output validation with nbval, the book, a browser.
+# The one test command (CI runs it), lane by lane, each lane's time printed:
+# unit (fast: no JVM, no servers, no Keras training), integration (Spark,
+# JupyterLab, nbgrader, Keras training), the chapters at the ci profile, per-cell
+# output validation with nbval, the book in a browser. Lanes: tests/conftest.py.
+LANE_TIME = start=$$(date +%s); $(1); status=$$?; \
+	echo "lane $(2): $$(( $$(date +%s) - start )) s"; exit $$status
 test: $(STAMP)
-	$(MAKE) unit
-	$(MAKE) notebooks
-	$(MAKE) nbval
-	$(MAKE) browser
+	@$(call LANE_TIME,$(MAKE) unit,unit)
+	@$(call LANE_TIME,$(MAKE) integration,integration)
+	@$(call LANE_TIME,$(MAKE) notebooks,notebooks)
+	@$(call LANE_TIME,$(MAKE) nbval,nbval)
+	@$(call LANE_TIME,$(MAKE) browser,book)
 
 unit: $(STAMP)
-	$(BIN)/pytest tests -m "not notebooks and not book"
+	$(BIN)/pytest tests -m unit
+
+integration: $(STAMP)
+	$(BIN)/pytest tests -m integration
 
 notebooks: $(STAMP)
 	COURSE_PROFILE=ci $(BIN)/course run --profile ci

@@ -70,11 +70,11 @@ def equal_settings(spark, profile: str, seed: int) -> dict:
     ds = load(profile=profile, seed=seed)
     train, _, test = split_explicit(explicit(ds), 0.1, 0.1, seed=seed)
     rank, reg, iterations = 10, 0.1, 10
-    spark_model = SparkALS(rank=rank, reg=reg, max_iter=iterations, num_blocks=4, seed=seed,
+    spark_model = SparkALS(rank=rank, reg=reg, epochs=iterations, num_blocks=4, seed=seed,
                            spark=spark).fit(train)
     start = time.perf_counter()
     numpy_model = mf.ALSMatrixFactorization(
-        rank=rank, reg=reg, iterations=iterations, weighted_reg=True, biases=False,
+        rank=rank, reg=reg, epochs=iterations, weighted_reg=True, biases=False,
         global_mean=False, init_std=1 / np.sqrt(rank), seed=seed).fit(train)
     numpy_seconds = time.perf_counter() - start
     rmse = {name: metrics.rmse(test["rating"], model.predict(test["user"], test["item"]))
@@ -102,13 +102,13 @@ def scaling(spark, n: int, seed: int, with_numpy: bool) -> dict:
 
     frame = synthetic_spark_ratings(spark, n, seed).cache()
     frame.count()
-    model = SparkALS(rank=10, reg=0.1, max_iter=10, num_blocks=4, seed=seed, spark=spark)
+    model = SparkALS(rank=10, reg=0.1, epochs=10, num_blocks=4, seed=seed, spark=spark)
     model.fit(frame)
     row = {"n_ratings": n, "spark_seconds": model.fit_seconds_}
     if with_numpy:
         local = frame.toPandas()
         start = time.perf_counter()
-        mf.ALSMatrixFactorization(rank=10, reg=0.1, iterations=10, biases=False,
+        mf.ALSMatrixFactorization(rank=10, reg=0.1, epochs=10, biases=False,
                                   global_mean=False, seed=seed).fit(local)
         row["numpy_seconds"] = time.perf_counter() - start
         del local

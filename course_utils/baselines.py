@@ -11,9 +11,9 @@ Implicit feedback (rank the next item)
     :class:`ItemToItemMarkov` ("what followed this item", a first-order Markov
     chain over consecutive items of the users' histories).
 
-Every class has the course's model shape: ``fit(train, valid=None)``,
-``predict(users, items)`` and ``recommend(users, k, exclude_seen=True)`` (from
-:class:`course_utils.recommend.TopKMixin`). Training frames have integer
+Every class has the course's model shape (:class:`course_utils.model.Recommender`):
+``fit(train, valid=None)``, ``predict(users, items)``, ``score(users)``,
+``recommend(users, k, exclude_seen=True)``, ``save``/``load``, ``fit_seconds_``. Training frames have integer
 columns ``user`` and ``item`` (from 0), plus ``rating`` for explicit models and,
 optionally, ``timestamp`` for the Markov model (rows are otherwise taken in the
 frame's order within each user).
@@ -24,7 +24,7 @@ Example
 >>> train = pd.DataFrame({"user": [0, 0, 1, 1, 2], "item": [0, 1, 0, 1, 1],
 ...                       "rating": [8, 6, 7, 5, 4]})
 >>> # item 0 is liked 2 points more than item 1 by everybody, so user 2 -> 4 + 2
->>> model = UserItemBias(reg_user=0.0, reg_item=0.0, n_iter=50).fit(train)
+>>> model = UserItemBias(reg_user=0.0, reg_item=0.0, epochs=50).fit(train)
 >>> round(float(model.predict([2], [0])[0]), 2)
 6.0
 >>> MostPopular().fit(train).recommend([2], k=2).tolist()   # user 2 saw item 1
@@ -32,6 +32,7 @@ Example
 """
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -39,7 +40,8 @@ import numpy as np
 import pandas as pd
 
 from course_utils.metrics import rmse
-from course_utils.recommend import TopKMixin, seen_matrix
+from course_utils.model import Recommender
+from course_utils.recommend import seen_matrix
 
 __all__ = [
     "GlobalMean",
@@ -93,7 +95,7 @@ def _lookup(table: np.ndarray, ids: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------
 # explicit
 # --------------------------------------------------------------------------
-class _RatingBaseline(TopKMixin):
+class _RatingBaseline(Recommender):
     """Shared machinery: ``mu + b_u + b_i`` with some of the terms fixed at 0.
 
     Parameters
@@ -104,6 +106,8 @@ class _RatingBaseline(TopKMixin):
     clip
         Clip predictions to the range of the training ratings.
     """
+
+    _fitted_attribute = "mu_"
 
     def __init__(self, n_users: int | None = None, n_items: int | None = None,
                  clip: bool = True) -> None:
@@ -118,6 +122,7 @@ class _RatingBaseline(TopKMixin):
 
     def fit(self, train: pd.DataFrame, valid: pd.DataFrame | None = None) -> "_RatingBaseline":
         """Fit on a frame with columns ``user``, ``item``, ``rating``; returns ``self``."""
+        start = time.perf_counter()
         _check_frame(train, ("user", "item", "rating"), "train")
         if valid is not None:
             _check_frame(valid, ("user", "item", "rating"), "valid")
@@ -132,12 +137,13 @@ class _RatingBaseline(TopKMixin):
         self.item_bias_ = np.zeros(self.n_items_)
         self._fit_biases(users, items, ratings, valid)
         self.seen_ = seen_matrix(train, self.n_users_, self.n_items_)
+        self.best_epoch_ = None  # no epoch is chosen on the validation data
+        self.fit_seconds_ = time.perf_counter() - start
         return self
 
     def predict(self, users: Any, items: Any) -> np.ndarray:
         """Predicted ratings for the pairs ``(users[j], items[j])``."""
-        if not hasattr(self, "mu_"):
-            raise RuntimeError(f"{type(self).__name__} is not fitted yet: call fit(train) first")
+        self._check_fitted()
         u, i = _ids(users, "users"), _ids(items, "items")
         if u.shape != i.shape:
             raise ValueError(f"users has {u.size} ids but items has {i.size}; pass pairs")
@@ -146,6 +152,7 @@ class _RatingBaseline(TopKMixin):
 
     def score(self, users: Any) -> np.ndarray:
         """Predicted ratings of every catalogue item, one row per user."""
+        self._check_fitted()
         u = _ids(users, "users")
         pred = (self.mu_ + _lookup(self.user_bias_, u)[:, None]
                 + self.item_bias_[None, :])
@@ -187,8 +194,9 @@ class UserBias(_RatingBaseline):
     [8.0, 5.0]
     """
 
-    def __init__(self, reg: float = 5.0, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def __init__(self, reg: float = 5.0, n_users: int | None = None,
+                 n_items: int | None = None, clip: bool = True) -> None:
+        super().__init__(n_users, n_items, clip)
         self.reg = reg
 
     def _fit_biases(self, users, items, ratings, valid) -> None:
@@ -207,8 +215,9 @@ class ItemBias(_RatingBaseline):
     [9.0, 3.0]
     """
 
-    def __init__(self, reg: float = 5.0, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def __init__(self, reg: float = 5.0, n_users: int | None = None,
+                 n_items: int | None = None, clip: bool = True) -> None:
+        super().__init__(n_users, n_items, clip)
         self.reg = reg
 
     def _fit_biases(self, users, items, ratings, valid) -> None:
@@ -222,31 +231,33 @@ class UserItemBias(_RatingBaseline):
     sum b_i^2``. With the user biases fixed, each item bias has a closed form
     (a shrunk mean of the residuals), and vice versa; alternating the two solves
     the problem exactly in the limit, and a few passes are enough in practice.
+    ``epochs`` is the number of passes (items, then users).
     ``loss_history_`` holds the objective after every pass (it never increases)
     and ``valid_rmse_history_`` the validation RMSE when ``valid`` is given.
 
     Example
     -------
     >>> train = pd.DataFrame({"user": [0, 0, 1], "item": [0, 1, 0], "rating": [8, 6, 9]})
-    >>> model = UserItemBias(n_iter=5).fit(train)
+    >>> model = UserItemBias(epochs=5).fit(train)
     >>> bool(np.all(np.diff(model.loss_history_) <= 1e-12))
     True
     """
 
-    def __init__(self, reg_user: float = 5.0, reg_item: float = 5.0, n_iter: int = 10,
-                 **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        if n_iter < 1:
-            raise ValueError(f"n_iter must be at least 1, got {n_iter}")
+    def __init__(self, reg_user: float = 5.0, reg_item: float = 5.0, epochs: int = 10,
+                 n_users: int | None = None, n_items: int | None = None,
+                 clip: bool = True) -> None:
+        super().__init__(n_users, n_items, clip)
         self.reg_user = reg_user
         self.reg_item = reg_item
-        self.n_iter = n_iter
+        self.epochs = epochs
 
     def _fit_biases(self, users, items, ratings, valid) -> None:
+        if self.epochs < 1:
+            raise ValueError(f"epochs must be at least 1, got {self.epochs}")
         resid = ratings - self.mu_
         self.loss_history_: list[float] = []
         self.valid_rmse_history_: list[float] = []
-        for _ in range(self.n_iter):
+        for _ in range(int(self.epochs)):
             self.item_bias_ = _shrunk_mean(items, resid - self.user_bias_[users],
                                            self.n_items_, self.reg_item)
             self.user_bias_ = _shrunk_mean(users, resid - self.item_bias_[items],
@@ -301,7 +312,7 @@ def histories_frame(histories: Sequence[Any]) -> pd.DataFrame:
     return pd.DataFrame({"user": users, "item": np.concatenate(arrays), "timestamp": position})
 
 
-class _ImplicitBaseline(TopKMixin):
+class _ImplicitBaseline(Recommender):
     """Shared ``fit`` for ranking baselines: catalogue size, seen items, popularity."""
 
     def __init__(self, n_items: int | None = None, n_users: int | None = None) -> None:
@@ -317,6 +328,7 @@ class _ImplicitBaseline(TopKMixin):
         order, indexed by user id (e.g. ``course_utils.data.leave_last_out(...).train``).
         ``valid`` is accepted for the common model shape and not used.
         """
+        start = time.perf_counter()
         if not isinstance(train, pd.DataFrame):
             train = histories_frame(train)
         _check_frame(train, ("user", "item"), "train")
@@ -328,6 +340,8 @@ class _ImplicitBaseline(TopKMixin):
         # popularity = number of distinct training users who interacted with the item
         self.popularity_ = np.asarray(self.seen_.sum(axis=0), dtype=np.float64).ravel()
         self._fit_more(train)
+        self.best_epoch_ = None
+        self.fit_seconds_ = time.perf_counter() - start
         return self
 
     def _fit_more(self, train: pd.DataFrame) -> None:
@@ -335,6 +349,7 @@ class _ImplicitBaseline(TopKMixin):
 
     def predict(self, users: Any, items: Any) -> np.ndarray:
         """The score of item ``items[j]`` for user ``users[j]`` (higher = better)."""
+        self._check_fitted()
         u, i = _ids(users, "users"), _ids(items, "items")
         if u.shape != i.shape:
             raise ValueError(f"users has {u.size} ids but items has {i.size}; pass pairs")
@@ -351,8 +366,9 @@ class _ImplicitBaseline(TopKMixin):
 class Random(_ImplicitBaseline):
     """A uniformly random ranking: the chance level (expected Recall@k = k / N).
 
-    Scores are drawn from a generator seeded with ``seed`` at ``fit``, so a run
-    is reproducible.
+    A user's scores are drawn from a generator seeded with ``(seed, user)``, so
+    the same user always gets the same random ranking (reproducible, and the
+    same before and after ``save``/``load``).
 
     Example
     -------
@@ -361,16 +377,18 @@ class Random(_ImplicitBaseline):
     (2, 3)
     """
 
-    def __init__(self, seed: int = 42, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def __init__(self, seed: int = 42, n_items: int | None = None,
+                 n_users: int | None = None) -> None:
+        super().__init__(n_items, n_users)
         self.seed = seed
 
-    def _fit_more(self, train: pd.DataFrame) -> None:
-        self.rng_ = np.random.default_rng(self.seed)
-
     def score(self, users: Any) -> np.ndarray:
+        self._check_fitted()
         u = _ids(users, "users")
-        return self.rng_.random((u.size, self.n_items_))
+        out = np.empty((u.size, self.n_items_))
+        for row, user in enumerate(u):
+            out[row] = np.random.default_rng([int(self.seed), int(user)]).random(self.n_items_)
+        return out
 
 
 class MostPopular(_ImplicitBaseline):

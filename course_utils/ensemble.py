@@ -32,7 +32,7 @@ course's ``fit(train, valid=None)`` / ``predict(users, items)`` (copied before
 every fit), or a function ``(train, valid, tag) -> fitted model``. ``tag``
 names the training split (``"full"``, ``"blend"``, ``"fold2of5"``), so a
 function can cache one model per split, e.g. with
-:func:`course_utils.nn.load_or_train` and a prefix that contains the tag.
+:func:`course_utils.cache.load_or_fit`, keyed by their training rows.
 
 :class:`StackingEnsemble` is the finished model, with the course's model shape.
 :func:`least_squares_stack` is the meta learner written from its closed form;
@@ -56,6 +56,7 @@ Example
 from __future__ import annotations
 
 import copy
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -67,7 +68,7 @@ from sklearn.linear_model import LinearRegression, RidgeCV
 from sklearn.model_selection import KFold
 
 from course_utils.data.views import rating_arrays
-from course_utils.recommend import TopKMixin
+from course_utils.model import Recommender
 
 __all__ = [
     "Learner",
@@ -305,31 +306,30 @@ def beta_network_learner(cfg: Any, embedding_size: int, *, epochs: int | None = 
                          directory: Any = None, **overrides: Any) -> Learner:
     """A learner for the beta network of ``embedding_size``, reusing saved networks.
 
-    Every fit goes through :func:`course_utils.nn.load_or_train`, whose saved
-    networks carry a fingerprint of their training rows and settings: a saved
-    network is reused only when it was trained on exactly these rows, so a
-    network that saw other data (for example the blend or held-out fold) is
-    never taken by mistake.
+    Every fit goes through :func:`course_utils.cache.load_or_fit`, keyed by the
+    training rows and the settings: a saved network is reused only when it was
+    trained on exactly these rows, so a network that saw other data (for
+    example the blend or held-out fold) is never taken by mistake.
 
-    - ``tag == "full"``: ``load_or_train(train, valid, cfg, embedding_size)``, the
-      very call of chapter 07, so its saved network comes back without training.
-    - any other tag (``"blend"``, ``"fold2of3"``): saved under the prefix
-      ``stack_<tag>_nn`` so it never overwrites a chapter-07 network. With
-      ``epochs`` given, the network trains for exactly that many epochs without
-      early stopping and without looking at ``valid`` (the chapter uses the
-      epoch count early stopping chose for the full network).
+    - ``tag == "full"``: ``load_or_fit(beta_network(cfg, embedding_size), train,
+      valid)``, the very call of chapter 07, so its saved network comes back
+      without training.
+    - any other tag (``"blend"``, ``"fold2of3"``): with ``epochs`` given, the
+      network trains for exactly that many epochs without early stopping and
+      without looking at ``valid`` (the chapter uses the epoch count early
+      stopping chose for the full network).
 
     Parameters
     ----------
     cfg
-        The chapter's profile (its ``nn`` section, name and seed).
+        The chapter's profile (its ``nn`` section and seed).
     embedding_size
         100, 128 or 150 for the thesis's networks.
     epochs
         Fixed epochs for the non-``full`` fits (``None``: the profile's, with
         early stopping on ``valid``).
     directory
-        Another folder than ``build/cache/models/<profile>`` (tests use one).
+        Another cache folder than ``build/cache/models`` (tests use one).
     overrides
         More :class:`~course_utils.nn.EmbeddingRegressor` arguments for the
         non-``full`` fits (e.g. ``n_users``, ``n_items``).
@@ -340,17 +340,18 @@ def beta_network_learner(cfg: Any, embedding_size: int, *, epochs: int | None = 
     >>> net = fit(fold_train, valid, "fold1of3")                # doctest: +SKIP
     """
     def fit(train: pd.DataFrame, valid: pd.DataFrame | None, tag: str) -> Any:
-        from course_utils.nn import load_or_train  # TensorFlow loads only when needed
+        from course_utils.cache import load_or_fit
+        from course_utils.nn import beta_network  # TensorFlow loads only when needed
 
         if tag == "full":
-            return load_or_train(train, valid, cfg, embedding_size=embedding_size,
-                                 directory=directory)
+            return load_or_fit(beta_network(cfg, embedding_size), train, valid,
+                               directory=directory)
         extra = dict(overrides)
         if epochs is not None:
             extra.update(epochs=int(epochs), patience=None)
             valid = None
-        return load_or_train(train, valid, cfg, embedding_size=embedding_size,
-                             directory=directory, prefix=f"stack_{tag}_nn", **extra)
+        return load_or_fit(beta_network(cfg, embedding_size, **extra), train, valid,
+                           directory=directory)
 
     return fit
 
@@ -570,7 +571,7 @@ def _training_pairs(level_one: LevelOne) -> tuple[sparse.csr_array | None, int |
 # --------------------------------------------------------------------------
 # the finished ensemble
 # --------------------------------------------------------------------------
-class StackingEnsemble(TopKMixin):
+class StackingEnsemble(Recommender):
     """A stacking ensemble with the course's model shape.
 
     Parameters
@@ -631,6 +632,8 @@ class StackingEnsemble(TopKMixin):
         self.clip = clip
         self.seed = seed
 
+    _fitted_attribute = "meta_"
+
     def __repr__(self) -> str:
         names = list(self.learners) if self.learners else getattr(self, "names_", [])
         return f"StackingEnsemble({names}, meta={self.meta!r}, method={self.method!r})"
@@ -641,13 +644,16 @@ class StackingEnsemble(TopKMixin):
         if not self.learners:
             raise ValueError("StackingEnsemble.fit needs learners; or build one from "
                              "existing level-one data with StackingEnsemble.from_level_one")
+        start = time.perf_counter()
         if self.method == "holdout":
             level_one = holdout_level_one(self.learners, train, valid, self.blend_frac,
                                           self.seed)
         else:
             level_one = out_of_fold_level_one(self.learners, train, valid, self.n_folds,
                                               self.seed, self.test_models)
-        return self.fit_meta(level_one)
+        self.fit_meta(level_one)
+        self.fit_seconds_ = time.perf_counter() - start
+        return self
 
     def fit_meta(self, level_one: LevelOne, allow_leak: bool = False) -> "StackingEnsemble":
         """Fit only the meta learner, on ``level_one`` (the base models come with it).
@@ -658,6 +664,7 @@ class StackingEnsemble(TopKMixin):
         if level_one.method == "in_sample" and not allow_leak:
             raise ValueError("this level-one data holds in-sample predictions: a meta learner "
                              "fitted on them leaks (pass allow_leak=True only to demonstrate it)")
+        start = time.perf_counter()
         meta = make_meta_learner(self.meta) if isinstance(self.meta, str) else copy.deepcopy(
             self.meta)
         y = level_one.target
@@ -668,6 +675,8 @@ class StackingEnsemble(TopKMixin):
         self.names_ = level_one.names
         self.rating_range_ = (float(y.min()), float(y.max()))
         self.seen_, self.n_items_ = _training_pairs(level_one)
+        self.best_epoch_ = None  # no epochs: the meta learner is fitted in closed form
+        self.fit_seconds_ = time.perf_counter() - start
         return self
 
     @classmethod
@@ -687,11 +696,6 @@ class StackingEnsemble(TopKMixin):
         return obj.fit_meta(level_one, allow_leak=allow_leak)
 
     # --------------------------------------------------------------- predicting
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "meta_"):
-            raise RuntimeError("StackingEnsemble is not fitted yet: call fit(train, valid) or "
-                               "StackingEnsemble.from_level_one(level_one)")
-
     def _combine(self, base: np.ndarray) -> np.ndarray:
         pred = np.asarray(self.meta_.predict(base), dtype=np.float64).ravel()
         return np.clip(pred, *self.rating_range_) if self.clip else pred

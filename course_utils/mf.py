@@ -28,7 +28,9 @@ other common reading, ``λ |h_u|^2`` once per user.
     (items) are solved at once with batched NumPy linear algebra.
 :class:`FactorModel`
     What both fit: the parameters, ``predict``, ``score``, ``recommend``,
-    ``save``; :func:`load_model` reads a saved one back (no training code needed).
+    ``save``; ``FactorModel.load(path)`` reads a saved one back (no training
+    code needed). All follow :mod:`course_utils.model`; the number of passes is
+    ``epochs`` for both (an SGD sweep, or one ALS alternation).
 
 Unknown users and items
 -----------------------
@@ -44,7 +46,7 @@ Example
 >>> import pandas as pd
 >>> train = pd.DataFrame({"user": [0, 0, 1, 1, 2], "item": [0, 1, 0, 2, 1],
 ...                       "rating": [9, 7, 8, 4, 6]})
->>> als = ALSMatrixFactorization(rank=2, reg=0.1, iterations=5, seed=0).fit(train)
+>>> als = ALSMatrixFactorization(rank=2, reg=0.1, epochs=5, seed=0).fit(train)
 >>> als.predict([0, 2], [0, 1]).shape
 (2,)
 >>> loss = als.history_["loss"]          # eq. 4.2 never increases under ALS
@@ -66,7 +68,8 @@ from numba import njit
 from scipy import sparse
 
 from course_utils.data.views import rating_arrays
-from course_utils.recommend import TopKMixin, seen_matrix
+from course_utils.model import Recommender, atomic_path
+from course_utils.recommend import seen_matrix
 
 __all__ = [
     "FactorModel",
@@ -74,8 +77,6 @@ __all__ = [
     "ALSMatrixFactorization",
     "sgd_epoch_python",
     "sgd_epoch",
-    "load_model",
-    "model_path",
 ]
 
 
@@ -110,7 +111,7 @@ def _pair_dots(user_factors: np.ndarray, item_factors: np.ndarray, users: np.nda
 # --------------------------------------------------------------------------
 # the fitted model: parameters, predict, score, recommend, save
 # --------------------------------------------------------------------------
-class FactorModel(TopKMixin):
+class FactorModel(Recommender):
     """A fitted factor model ``r̂_ui = mu + b_u + b_i + g_i · h_u``.
 
     The optimisers below fill these attributes in ``fit``; :meth:`from_arrays`
@@ -133,8 +134,10 @@ class FactorModel(TopKMixin):
         The training curve: ``{"train_rmse": [...], "valid_rmse": [...],
         "loss": [...], "seconds": [...]}``, one entry per epoch or iteration.
     best_epoch_
-        (Trained models) the epoch/iteration with the lowest validation RMSE
-        (the last one without validation data).
+        (Trained models) the epoch (from 1) with the lowest validation RMSE,
+        whose parameters the model keeps; ``None`` without validation data.
+    fit_seconds_
+        (Trained models) wall time of ``fit``.
 
     Example
     -------
@@ -145,6 +148,8 @@ class FactorModel(TopKMixin):
     """
 
     clip: bool = True
+    _fitted_attribute = "user_factors_"
+    file_suffix = ".npz"
 
     @classmethod
     def from_arrays(cls, user_factors: np.ndarray, item_factors: np.ndarray, *,
@@ -156,6 +161,20 @@ class FactorModel(TopKMixin):
                     seen: sparse.sparray | None = None) -> "FactorModel":
         """A :class:`FactorModel` from its parameters (counts default to 1 = known)."""
         model = cls.__new__(cls)
+        model._set_arrays(user_factors, item_factors, mu=mu, user_bias=user_bias,
+                          item_bias=item_bias, train_mean=train_mean, user_counts=user_counts,
+                          item_counts=item_counts, rating_range=rating_range, seen=seen)
+        model.clip = rating_range is not None
+        model.history_ = {}
+        model.best_epoch_ = None
+        return model
+
+    def _set_arrays(self, user_factors: np.ndarray, item_factors: np.ndarray, *,
+                    mu: float, user_bias: np.ndarray | None, item_bias: np.ndarray | None,
+                    train_mean: float | None, user_counts: np.ndarray | None,
+                    item_counts: np.ndarray | None, rating_range: tuple[float, float] | None,
+                    seen: sparse.sparray | None) -> None:
+        model = self
         H = np.asarray(user_factors, dtype=np.float64)
         G = np.asarray(item_factors, dtype=np.float64)
         if H.ndim != 2 or G.ndim != 2 or H.shape[1] != G.shape[1]:
@@ -171,16 +190,10 @@ class FactorModel(TopKMixin):
         model.item_counts_ = (np.ones(G.shape[0], np.int64) if item_counts is None
                               else np.asarray(item_counts, np.int64))
         model.rating_range_ = rating_range
-        model.clip = rating_range is not None
         model.seen_ = seen if seen is not None else sparse.csr_array(
             (H.shape[0], G.shape[0]), dtype=bool)
-        model.history_ = {}
-        return model
 
     # -- prediction -------------------------------------------------------
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "user_factors_"):
-            raise RuntimeError(f"{type(self).__name__} is not fitted yet: call fit(train) first")
 
     def _known(self, ids: np.ndarray, counts: np.ndarray) -> np.ndarray:
         inside = ids < counts.size
@@ -265,65 +278,70 @@ class FactorModel(TopKMixin):
     def save(self, path: str | Path) -> Path:
         """Save the parameters (not the training code) to a ``.npz`` file; returns its path.
 
-        Read it back with :func:`load_model` (a :class:`FactorModel` that predicts and
-        recommends exactly like this one).
+        ``type(self).load(path)`` reads it back: a model that predicts and
+        recommends exactly like this one. The file is written atomically.
         """
         self._check_fitted()
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.suffix != ".npz":
+            path = path.with_name(path.name + ".npz")
         seen = sparse.csr_array(self.seen_)
-        meta = {"kind": type(self).__name__, "mu": self.mu_, "train_mean": self.train_mean_,
+        meta = {"kind": type(self).__name__, "params": self.get_params(),
+                "mu": self.mu_, "train_mean": self.train_mean_,
                 "rating_range": self.rating_range_, "clip": bool(self.clip),
-                "history": getattr(self, "history_", {})}
-        np.savez_compressed(
-            path, user_factors=self.user_factors_, item_factors=self.item_factors_,
-            user_bias=self.user_bias_, item_bias=self.item_bias_,
-            user_counts=self.user_counts_, item_counts=self.item_counts_,
-            seen_indptr=seen.indptr, seen_indices=seen.indices,
-            meta=np.array(json.dumps(meta)))
-        return path if path.suffix == ".npz" else path.with_name(path.name + ".npz")
+                "history": getattr(self, "history_", {}),
+                "best_epoch": getattr(self, "best_epoch_", None),
+                "fit_seconds": getattr(self, "fit_seconds_", None)}
+        with atomic_path(path) as tmp:
+            np.savez_compressed(
+                tmp, user_factors=self.user_factors_, item_factors=self.item_factors_,
+                user_bias=self.user_bias_, item_bias=self.item_bias_,
+                user_counts=self.user_counts_, item_counts=self.item_counts_,
+                seen_indptr=seen.indptr, seen_indices=seen.indices,
+                meta=np.array(json.dumps(meta)))
+        return path
 
+    @classmethod
+    def load(cls, path: str | Path) -> "FactorModel":
+        """Load a model written by :meth:`save` (``SGDMatrixFactorization.load`` gives an
+        ``SGDMatrixFactorization`` with its parameters; ``FactorModel.load`` any factor model).
 
-def load_model(path: str | Path) -> FactorModel:
-    """Load a model written by :meth:`FactorModel.save`.
-
-    Example
-    -------
-    >>> model = load_model("build/cache/models/als-book-seed42-synthetic.npz")  # doctest: +SKIP
-    >>> model.recommend([0, 1], k=10)  # doctest: +SKIP
-    """
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(
-            f"no saved model at {path}; run the chapter that trains it first "
-            "(04_matrix_factorization or 05_spark_als) at the same profile and seed")
-    with np.load(path) as data:
-        meta = json.loads(str(data["meta"]))
-        H, G = data["user_factors"], data["item_factors"]
+        Example
+        -------
+        >>> import tempfile, pathlib
+        >>> model = FactorModel.from_arrays(np.eye(2), np.eye(2))
+        >>> path = model.save(pathlib.Path(tempfile.mkdtemp()) / "model.npz")
+        >>> FactorModel.load(path).predict([0, 1], [0, 0]).tolist()
+        [1.0, 0.0]
+        """
+        path = Path(path)
+        if not path.exists():
+            raise FileNotFoundError(
+                f"no saved model at {path}; fit the model and save() it first "
+                "(or use course_utils.cache.load_or_fit)")
+        with np.load(path) as data:
+            meta = json.loads(str(data["meta"]))
+            arrays = {k: data[k] for k in data.files}
+        kind = meta.get("kind", "FactorModel")
+        if cls is not FactorModel and kind != cls.__name__:
+            raise TypeError(f"{path} holds a {kind}, not a {cls.__name__}; "
+                            "read it with FactorModel.load(path)")
+        model = cls(**meta.get("params", {})) if cls is not FactorModel else cls.__new__(cls)
+        H, G = arrays["user_factors"], arrays["item_factors"]
         seen = sparse.csr_array(
-            (np.ones(data["seen_indices"].size, dtype=bool), data["seen_indices"],
-             data["seen_indptr"]), shape=(H.shape[0], G.shape[0]))
+            (np.ones(arrays["seen_indices"].size, dtype=bool), arrays["seen_indices"],
+             arrays["seen_indptr"]), shape=(H.shape[0], G.shape[0]))
         rr = meta["rating_range"]
-        model = FactorModel.from_arrays(
-            H, G, mu=meta["mu"], user_bias=data["user_bias"], item_bias=data["item_bias"],
-            train_mean=meta["train_mean"], user_counts=data["user_counts"],
-            item_counts=data["item_counts"], rating_range=tuple(rr) if rr else None, seen=seen)
-    model.clip = meta["clip"]
-    model.history_ = meta["history"]
-    return model
-
-
-def model_path(name: str, profile: str, seed: int, data_source: str = "synthetic") -> Path:
-    """Where chapters keep a trained model: ``build/cache/models/<name>-<profile>-seed<seed>-<source>.npz``.
-
-    Example
-    -------
-    >>> model_path("als", "ci", 42).name
-    'als-ci-seed42-synthetic.npz'
-    """
-    from course_utils import paths
-
-    return paths.cache_dir() / "models" / f"{name}-{profile}-seed{seed}-{data_source}.npz"
+        model._set_arrays(
+            H, G, mu=meta["mu"], user_bias=arrays["user_bias"], item_bias=arrays["item_bias"],
+            train_mean=meta["train_mean"], user_counts=arrays["user_counts"],
+            item_counts=arrays["item_counts"], rating_range=tuple(rr) if rr else None, seen=seen)
+        model.clip = meta["clip"]
+        model.history_ = meta["history"]
+        model.best_epoch_ = meta.get("best_epoch")
+        if meta.get("fit_seconds") is not None:
+            model.fit_seconds_ = meta["fit_seconds"]
+        return model
 
 
 # --------------------------------------------------------------------------
@@ -332,28 +350,22 @@ def model_path(name: str, profile: str, seed: int, data_source: str = "synthetic
 class _Trainable(FactorModel):
     """Hyper-parameters, initialisation and bookkeeping shared by SGD and ALS."""
 
-    def __init__(self, rank: int, reg: float, biases: bool, global_mean: bool,
-                 reg_bias: float | None, init_std: float, seed: int, clip: bool,
-                 n_users: int | None, n_items: int | None, patience: int | None = None) -> None:
-        if rank < 1:
-            raise ValueError(f"rank must be a positive integer, got {rank}")
-        if reg < 0:
-            raise ValueError(f"reg must be >= 0, got {reg}")
-        self.rank = int(rank)
-        self.reg = float(reg)
-        self.biases = biases
-        self.global_mean = global_mean
-        self.reg_bias = float(reg if reg_bias is None else reg_bias)
-        self.init_std = init_std
-        self.seed = seed
-        self.clip = clip
-        self.n_users = n_users
-        self.n_items = n_items
-        if patience is not None and patience < 1:
-            raise ValueError(f"patience must be a positive number of epochs or None, got {patience}")
-        self.patience = patience
+    def _validate(self) -> None:
+        """Check the arguments (``fit`` calls this; ``__init__`` only stores them)."""
+        if self.rank < 1:
+            raise ValueError(f"rank must be a positive integer, got {self.rank}")
+        if self.reg < 0:
+            raise ValueError(f"reg must be >= 0, got {self.reg}")
+        if self.epochs < 1:
+            raise ValueError(f"epochs must be at least 1, got {self.epochs}")
+        if self.patience is not None and self.patience < 1:
+            raise ValueError("patience must be a positive number of epochs or None, "
+                             f"got {self.patience}")
 
     def _start(self, train: pd.DataFrame, valid: pd.DataFrame | None):
+        self._validate()
+        self._t0 = time.perf_counter()
+        self.reg_bias_ = float(self.reg if self.reg_bias is None else self.reg_bias)
         users, items, ratings = rating_arrays(train, "train")
         vdata = rating_arrays(valid, "valid") if valid is not None else None
         self.n_users_ = max(int(users.max()) + 1, self.n_users or 0)
@@ -382,7 +394,7 @@ class _Trainable(FactorModel):
 
     def _log(self, users, items, ratings, vdata, weighted: bool, seconds: float) -> bool:
         """Record one point of the training curve; ``True`` means "stop early"."""
-        loss, train_rmse = self._objective(users, items, ratings, self.reg, self.reg_bias,
+        loss, train_rmse = self._objective(users, items, ratings, self.reg, self.reg_bias_,
                                            weighted)
         self.history_["loss"].append(loss)
         self.history_["train_rmse"].append(train_rmse)
@@ -403,11 +415,12 @@ class _Trainable(FactorModel):
         """Restore the best-validation parameters (early stopping), drop unrated rows."""
         best = self.__dict__.pop("_best", None)
         curve = self.history_["valid_rmse"]
-        self.best_epoch_ = int(np.argmin(curve)) + 1 if curve else len(self.history_["loss"])
+        self.best_epoch_ = int(np.argmin(curve)) + 1 if curve else None
         if best is not None:
             for name, value in best.items():
                 setattr(self, name, value)
         self._forget_unrated()
+        self.fit_seconds_ = time.perf_counter() - self.__dict__.pop("_t0")
 
     def history_frame(self) -> pd.DataFrame:
         """The training curve as a frame, one row per epoch/iteration (from 1)."""
@@ -421,24 +434,28 @@ class _Trainable(FactorModel):
 # --------------------------------------------------------------------------
 # SGD: eqs. 4.3–4.5
 # --------------------------------------------------------------------------
-def sgd_epoch_python(users, items, ratings, order, G, H, b_user, b_item, mu: float,
-                     lr: float, reg: float, reg_bias: float, biases: bool) -> None:
+def sgd_epoch_python(users, items, ratings, order, user_factors, item_factors, user_bias,
+                     item_bias, mu: float, lr: float, reg: float, reg_bias: float,
+                     biases: bool) -> None:
     """One SGD epoch in plain Python: the reference version of eqs. 4.3–4.5.
 
-    Visits the ratings in ``order`` and updates ``G`` (item factors, rows ``g_i``),
-    ``H`` (user factors, rows ``h_u``) and the biases in place. Both factor updates
-    use the values from before the step (a simultaneous update).
+    Visits the ratings in ``order`` and updates, in place, ``user_factors``
+    (``H``, rows ``h_u``), ``item_factors`` (``G``, rows ``g_i``) and the biases.
+    Every pair of arguments comes users first, as in ``(users, items)``. Both
+    factor updates use the values from before the step (a simultaneous update).
     Slow — a few microseconds per rating — so it is for small data and for tests;
-    :func:`sgd_epoch` is the same loop compiled.
+    :func:`sgd_epoch` is the same loop compiled. Call both with keywords.
 
     Example
     -------
-    >>> G, H = np.full((1, 2), 0.5), np.full((1, 2), 0.5)
-    >>> bu, bi = np.zeros(1), np.zeros(1)
-    >>> sgd_epoch_python([0], [0], [3.0], [0], G, H, bu, bi, 0.0, 0.1, 0.0, 0.0, False)
+    >>> H, G = np.full((1, 2), 0.5), np.full((1, 2), 0.5)
+    >>> sgd_epoch_python([0], [0], [3.0], [0], user_factors=H, item_factors=G,
+    ...                  user_bias=np.zeros(1), item_bias=np.zeros(1), mu=0.0, lr=0.1,
+    ...                  reg=0.0, reg_bias=0.0, biases=False)
     >>> G.round(3).tolist()   # e = 3 - 0.5 = 2.5; g += 0.1 * 2.5 * h
     [[0.625, 0.625]]
     """
+    H, G, b_user, b_item = user_factors, item_factors, user_bias, item_bias
     for j in order:
         u, i, r = users[j], items[j], ratings[j]
         e = r - (mu + b_user[u] + b_item[i] + G[i] @ H[u])      # eq. 4.3
@@ -451,9 +468,11 @@ def sgd_epoch_python(users, items, ratings, order, G, H, b_user, b_item, mu: flo
 
 
 @njit(cache=True, nogil=True)
-def sgd_epoch(users, items, ratings, order, G, H, b_user, b_item, mu, lr, reg, reg_bias,
+def sgd_epoch(users, items, ratings, order, user_factors, item_factors, user_bias, item_bias,
+              mu, lr, reg, reg_bias,
               biases):  # pragma: no cover - compiled; checked against sgd_epoch_python
     """:func:`sgd_epoch_python`, written with explicit loops and compiled by numba."""
+    H, G, b_user, b_item = user_factors, item_factors, user_bias, item_bias
     k = G.shape[1]
     for n in range(order.shape[0]):
         j = order[n]
@@ -524,15 +543,25 @@ class SGDMatrixFactorization(_Trainable):
                  init_std: float = 0.1, seed: int = 42, clip: bool = True,
                  compiled: bool = True, n_users: int | None = None,
                  n_items: int | None = None, patience: int | None = None) -> None:
-        super().__init__(rank, reg, biases, global_mean, reg_bias, init_std, seed, clip,
-                         n_users, n_items, patience)
-        if lr <= 0:
-            raise ValueError(f"lr must be positive, got {lr}")
-        if epochs < 1:
-            raise ValueError(f"epochs must be at least 1, got {epochs}")
-        self.lr = float(lr)
-        self.epochs = int(epochs)
+        self.rank = rank
+        self.lr = lr
+        self.reg = reg
+        self.epochs = epochs
+        self.biases = biases
+        self.global_mean = global_mean
+        self.reg_bias = reg_bias
+        self.init_std = init_std
+        self.seed = seed
+        self.clip = clip
         self.compiled = compiled
+        self.n_users = n_users
+        self.n_items = n_items
+        self.patience = patience
+
+    def _validate(self) -> None:
+        super()._validate()
+        if self.lr <= 0:
+            raise ValueError(f"lr must be positive, got {self.lr}")
 
     def fit(self, train: pd.DataFrame, valid: pd.DataFrame | None = None) -> "SGDMatrixFactorization":
         """Fit on a frame with columns ``user``, ``item``, ``rating``; returns ``self``.
@@ -541,12 +570,13 @@ class SGDMatrixFactorization(_Trainable):
         """
         users, items, ratings, vdata, rng = self._start(train, valid)
         step = sgd_epoch if self.compiled else sgd_epoch_python
-        for _ in range(self.epochs):
+        for _ in range(int(self.epochs)):
             t0 = time.perf_counter()
             order = rng.permutation(ratings.size)
-            step(users, items, ratings, order, self.item_factors_, self.user_factors_,
-                 self.user_bias_, self.item_bias_, self.mu_, self.lr, self.reg,
-                 self.reg_bias, self.biases)
+            step(users, items, ratings, order, user_factors=self.user_factors_,
+                 item_factors=self.item_factors_, user_bias=self.user_bias_,
+                 item_bias=self.item_bias_, mu=self.mu_, lr=float(self.lr),
+                 reg=float(self.reg), reg_bias=self.reg_bias_, biases=bool(self.biases))
             if not np.isfinite(self.user_factors_).all():
                 raise FloatingPointError(
                     f"SGD diverged (lr={self.lr}): the factors overflowed; lower lr "
@@ -633,8 +663,9 @@ class ALSMatrixFactorization(_Trainable):
     reg
         ``λ`` of eq. 4.2 (must be > 0: a user with fewer ratings than factors
         has no unique least-squares solution without it).
-    iterations
-        Alternations (items, then users).
+    epochs
+        Alternations (items, then users): the most that run (early stopping
+        with ``patience`` may end sooner).
     weighted_reg
         ``True`` (default): ``λ n_u`` for a user with ``n_u`` ratings, i.e. eq. 4.2
         with the penalty inside the sum; the "ALS-WR" weighting Spark's ALS uses.
@@ -648,25 +679,36 @@ class ALSMatrixFactorization(_Trainable):
     >>> rng = np.random.default_rng(0)
     >>> train = pd.DataFrame({"user": rng.integers(0, 30, 400), "item": rng.integers(0, 20, 400)})
     >>> train["rating"] = 5.0 + (train.user % 3) - (train.item % 2)
-    >>> model = ALSMatrixFactorization(rank=3, reg=0.01, iterations=5).fit(train)
+    >>> model = ALSMatrixFactorization(rank=3, reg=0.01, epochs=5).fit(train)
     >>> bool(model.history_["train_rmse"][-1] < 0.3)
     True
     """
 
-    def __init__(self, rank: int = 16, reg: float = 0.05, iterations: int = 10,
+    def __init__(self, rank: int = 16, reg: float = 0.05, epochs: int = 10,
                  weighted_reg: bool = True, biases: bool = True, global_mean: bool = True,
                  reg_bias: float | None = None, init_std: float = 0.1, seed: int = 42,
                  clip: bool = True, n_users: int | None = None,
                  n_items: int | None = None, patience: int | None = None) -> None:
-        super().__init__(rank, reg, biases, global_mean, reg_bias, init_std, seed, clip,
-                         n_users, n_items, patience)
-        if reg <= 0:
-            raise ValueError(f"ALS needs reg > 0, got {reg}: without a penalty the per-user "
-                             "least-squares problems of users with few ratings are singular")
-        if iterations < 1:
-            raise ValueError(f"iterations must be at least 1, got {iterations}")
-        self.iterations = int(iterations)
+        self.rank = rank
+        self.reg = reg
+        self.epochs = epochs
         self.weighted_reg = weighted_reg
+        self.biases = biases
+        self.global_mean = global_mean
+        self.reg_bias = reg_bias
+        self.init_std = init_std
+        self.seed = seed
+        self.clip = clip
+        self.n_users = n_users
+        self.n_items = n_items
+        self.patience = patience
+
+    def _validate(self) -> None:
+        super()._validate()
+        if self.reg <= 0:
+            raise ValueError(f"ALS needs reg > 0, got {self.reg}: without a penalty the "
+                             "per-user least-squares problems of users with few ratings "
+                             "are singular")
 
     def _half_step(self, groups: _Groups, other_factors: np.ndarray, other_bias: np.ndarray,
                    resid: np.ndarray, other_ids: np.ndarray) -> np.ndarray:
@@ -674,7 +716,7 @@ class ALSMatrixFactorization(_Trainable):
         k = self.rank
         if self.biases:
             design = np.hstack([other_factors, np.ones((other_factors.shape[0], 1))])
-            penalty = np.concatenate([np.full(k, self.reg), [self.reg_bias]])
+            penalty = np.concatenate([np.full(k, self.reg), [self.reg_bias_]])
             targets = resid[groups.perm] - other_bias[other_ids[groups.perm]]
         else:
             design, penalty = other_factors, np.full(k, self.reg)
@@ -686,14 +728,14 @@ class ALSMatrixFactorization(_Trainable):
     def fit(self, train: pd.DataFrame, valid: pd.DataFrame | None = None) -> "ALSMatrixFactorization":
         """Fit on a frame with columns ``user``, ``item``, ``rating``; returns ``self``.
 
-        With ``valid``, ``history_["valid_rmse"]`` holds its RMSE after every iteration.
+        With ``valid``, ``history_["valid_rmse"]`` holds its RMSE after every epoch.
         """
         users, items, ratings, vdata, _ = self._start(train, valid)
         by_user = _Groups(users, items, self.n_users_, self.n_items_)
         by_item = _Groups(items, users, self.n_items_, self.n_users_)
         resid = ratings - self.mu_
         k = self.rank
-        for _ in range(self.iterations):
+        for _ in range(int(self.epochs)):
             t0 = time.perf_counter()
             sol = self._half_step(by_item, self.user_factors_, self.user_bias_, resid, users)
             self.item_factors_ = sol[:, :k]

@@ -26,7 +26,7 @@ Example
 >>> from course_utils.spark import SparkALS, get_spark
 >>> spark = get_spark()                                        # doctest: +SKIP
 >>> train = pd.DataFrame({"user": [0, 0, 1], "item": [0, 1, 0], "rating": [8.0, 6.0, 9.0]})
->>> model = SparkALS(rank=2, max_iter=5, spark=spark).fit(train)   # doctest: +SKIP
+>>> model = SparkALS(rank=2, epochs=5, spark=spark).fit(train)   # doctest: +SKIP
 >>> model.recommend([1], k=1).tolist()                          # doctest: +SKIP
 [[1]]
 """
@@ -46,6 +46,7 @@ import numpy as np
 import pandas as pd
 
 from course_utils import paths
+from course_utils.model import Recommender
 from course_utils.doctor import MIN_JAVA, find_java
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -332,7 +333,7 @@ def to_spark(spark: "SparkSession", frame: pd.DataFrame,
 # --------------------------------------------------------------------------
 # ALS
 # --------------------------------------------------------------------------
-class SparkALS:
+class SparkALS(Recommender):
     """Spark's ALS (``pyspark.ml.recommendation.ALS``) with the course's model shape.
 
     Spark minimises eq. 4.2 with the penalty weighted by the number of ratings of
@@ -342,8 +343,10 @@ class SparkALS:
 
     Parameters
     ----------
-    rank, reg, max_iter
-        Spark's ``rank``, ``regParam`` and ``maxIter``.
+    rank, reg, epochs
+        Spark's ``rank``, ``regParam`` and ``maxIter`` (``epochs``, the course's
+        name for the number of alternations, as in
+        :class:`~course_utils.mf.ALSMatrixFactorization`).
     cold_start_strategy
         Spark's ``coldStartStrategy`` for :meth:`transform`: ``"nan"`` (unknown
         users/items predict NaN) or ``"drop"`` (their rows are dropped; what
@@ -368,24 +371,26 @@ class SparkALS:
         The fitted :class:`pyspark.ml.recommendation.ALSModel`.
     fit_seconds_
         Wall time of Spark's ``fit`` (not counting the conversion of the frame).
+    best_epoch_
+        ``None``: Spark runs all ``epochs`` and keeps the last.
 
     Example
     -------
-    >>> model = SparkALS(rank=10, reg=0.1, max_iter=10).fit(train)   # doctest: +SKIP
+    >>> model = SparkALS(rank=10, reg=0.1, epochs=10).fit(train)   # doctest: +SKIP
     >>> model.predict(test["user"], test["item"])                    # doctest: +SKIP
     """
 
-    def __init__(self, rank: int = 10, reg: float = 0.1, max_iter: int = 10,
+    _fitted_attribute = "model_"
+    file_suffix = ""  # a folder: Spark's own model files, plus meta.json and seen.npz
+    _runtime_params = ("spark", "num_blocks", "checkpoint_interval")
+
+    def __init__(self, rank: int = 10, reg: float = 0.1, epochs: int = 10,
                  cold_start_strategy: str = "nan", seed: int = 42, num_blocks: int | None = None,
                  checkpoint_interval: int = 10, clip: bool = True,
                  spark: "SparkSession | None" = None) -> None:
-        if cold_start_strategy not in ("nan", "drop"):
-            raise ValueError(f"cold_start_strategy must be 'nan' or 'drop', got {cold_start_strategy!r}")
-        if rank < 1 or max_iter < 1 or reg < 0:
-            raise ValueError(f"need rank >= 1, max_iter >= 1, reg >= 0; got {rank}, {max_iter}, {reg}")
-        self.rank = int(rank)
-        self.reg = float(reg)
-        self.max_iter = int(max_iter)
+        self.rank = rank
+        self.reg = reg
+        self.epochs = epochs
         self.cold_start_strategy = cold_start_strategy
         self.seed = seed
         self.num_blocks = num_blocks
@@ -397,9 +402,15 @@ class SparkALS:
         """The (unfitted) :class:`pyspark.ml.recommendation.ALS` with these settings."""
         from pyspark.ml.recommendation import ALS
 
+        if self.cold_start_strategy not in ("nan", "drop"):
+            raise ValueError("cold_start_strategy must be 'nan' or 'drop', "
+                             f"got {self.cold_start_strategy!r}")
+        if self.rank < 1 or self.epochs < 1 or self.reg < 0:
+            raise ValueError("need rank >= 1, epochs >= 1, reg >= 0; "
+                             f"got {self.rank}, {self.epochs}, {self.reg}")
         spark = self._session()
         blocks = self.num_blocks or max(1, spark.sparkContext.defaultParallelism)
-        return ALS(rank=self.rank, regParam=self.reg, maxIter=self.max_iter,
+        return ALS(rank=int(self.rank), regParam=float(self.reg), maxIter=int(self.epochs),
                    userCol="user", itemCol="item", ratingCol="rating",
                    coldStartStrategy=self.cold_start_strategy, seed=self.seed,
                    numUserBlocks=blocks, numItemBlocks=blocks,
@@ -410,9 +421,9 @@ class SparkALS:
             self.spark = get_spark()
         return self.spark
 
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "model_"):
-            raise RuntimeError("SparkALS is not fitted yet: call fit(train) first")
+    def __sklearn_clone__(self) -> "SparkALS":
+        """An unfitted copy that shares the Spark session (a session cannot be copied)."""
+        return type(self)(**self.get_params(deep=False))
 
     def fit(self, train: "pd.DataFrame | DataFrame",
             valid: pd.DataFrame | None = None) -> "SparkALS":
@@ -427,6 +438,7 @@ class SparkALS:
         from course_utils.recommend import seen_matrix
 
         spark = self._session()
+        estimator = self.estimator()  # checks the arguments
         if isinstance(train, pd.DataFrame):
             users, items, ratings = rating_arrays(train, "train")
             frame = to_spark(spark, train)
@@ -442,10 +454,12 @@ class SparkALS:
         frame = frame.cache()
         frame.count()  # materialise, so fit_seconds_ measures the ALS only
         t0 = time.perf_counter()
-        self.model_ = self.estimator().fit(frame)
+        self.model_ = estimator.fit(frame)
         self.fit_seconds_ = time.perf_counter() - t0
+        self.best_epoch_ = None
         frame.unpersist()
         self._train_frame = frame
+        self._numpy_model = None
         if valid is not None:
             self.valid_rmse_ = rmse(valid["rating"], self.predict(valid["user"], valid["item"]))
         return self
@@ -514,7 +528,19 @@ class SparkALS:
         pred = np.where(np.isnan(pred), self.train_mean_, pred)
         return np.clip(pred, *self.rating_range_) if self.clip else pred
 
-    def recommend(self, users: Any, k: int, exclude_seen: bool = True) -> np.ndarray:
+    def score(self, users: Any) -> np.ndarray:
+        """Predicted ratings of every item, one row per user, from the factors (in NumPy).
+
+        Same numbers as :meth:`predict` up to float32 rounding; the factors are
+        collected from Spark once (:meth:`to_factor_model`).
+        """
+        self._check_fitted()
+        if getattr(self, "_numpy_model", None) is None:
+            self._numpy_model = self.to_factor_model()
+        return self._numpy_model.score(users)
+
+    def recommend(self, users: Any, k: int, exclude_seen: bool = True,
+                  batch_size: int = 2048) -> np.ndarray:
         """Top-``k`` items per user from Spark's ``recommendForUserSubset``, best first.
 
         With ``exclude_seen``, Spark is asked for ``k`` plus the largest number of
@@ -553,8 +579,8 @@ class SparkALS:
     def factors(self) -> tuple[np.ndarray, np.ndarray]:
         """``(H, G)``: user and item factors as NumPy arrays (rows of ids Spark never saw are 0)."""
         self._check_fitted()
-        H = np.zeros((self.n_users_, self.rank))
-        G = np.zeros((self.n_items_, self.rank))
+        H = np.zeros((self.n_users_, int(self.rank)))
+        G = np.zeros((self.n_items_, int(self.rank)))
         for table, target in ((self.model_.userFactors, H), (self.model_.itemFactors, G)):
             frame = table.toPandas()
             target[frame["id"].to_numpy()] = np.stack(frame["features"].to_numpy())
@@ -577,6 +603,68 @@ class SparkALS:
             H, G, mu=0.0, train_mean=self.train_mean_, user_counts=self.user_counts_,
             item_counts=self.item_counts_,
             rating_range=self.rating_range_ if self.clip else None, seen=self.seen_)
+
+    # -- persistence ----------------------------------------------------------
+    _META = ("n_users_", "n_items_", "train_mean_", "rating_range_", "fit_seconds_",
+             "best_epoch_")
+
+    def save(self, path: str | Path) -> Path:
+        """Save to the folder ``path``: Spark's ``ALSModel`` files, ``meta.json``, ``seen.npz``.
+
+        Written into a temporary folder beside ``path`` and renamed into place.
+        """
+        import json
+        import shutil
+        import tempfile
+
+        from scipy import sparse
+
+        self._check_fitted()
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
+        try:
+            self.model_.write().overwrite().save(str(tmp / "spark"))
+            if self.seen_ is None:
+                self.to_factor_model()  # collects seen_ from Spark
+            meta = {"params": self.fit_params(),
+                    **{k: getattr(self, k) for k in self._META}}
+            (tmp / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+            np.savez_compressed(tmp / "counts.npz", user=self.user_counts_,
+                                item=self.item_counts_)
+            sparse.save_npz(tmp / "seen.npz", sparse.csr_matrix(self.seen_))
+            if path.exists():
+                shutil.rmtree(path)
+            os.rename(tmp, path)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path, spark: "SparkSession | None" = None) -> "SparkALS":
+        """Load a model written by :meth:`save` (needs a Spark session: ``spark`` or :func:`get_spark`)."""
+        import json
+
+        from pyspark.ml.recommendation import ALSModel
+        from scipy import sparse
+
+        path = Path(path)
+        if not (path / "meta.json").exists():
+            raise FileNotFoundError(f"no saved SparkALS at {path}: fit it and save() it first "
+                                    "(or use course_utils.cache.load_or_fit)")
+        meta = json.loads((path / "meta.json").read_text())
+        model = cls(**meta["params"], spark=spark)
+        model._session()
+        model.model_ = ALSModel.load(str(path / "spark"))
+        for key in cls._META:
+            setattr(model, key, meta[key])
+        model.rating_range_ = tuple(model.rating_range_)
+        with np.load(path / "counts.npz") as counts:
+            model.user_counts_, model.item_counts_ = counts["user"], counts["item"]
+        model.seen_ = sparse.csr_array(sparse.load_npz(path / "seen.npz"))
+        model._numpy_model = None
+        return model
 
 
 # --------------------------------------------------------------------------

@@ -60,7 +60,7 @@ def test_user_item_bias_matches_sklearn_ridge():
 
     train, _ = biased_ratings(n_users=60, n_items=30, n_rows=900)
     reg = 4.0
-    model = UserItemBias(reg_user=reg, reg_item=reg, n_iter=300, clip=False).fit(train)
+    model = UserItemBias(reg_user=reg, reg_item=reg, epochs=300, clip=False).fit(train)
     n_u, n_i = model.n_users_, model.n_items_
     rows = np.arange(len(train))
     design = sparse.hstack([
@@ -75,7 +75,7 @@ def test_user_item_bias_matches_sklearn_ridge():
 
 def test_loss_never_increases_and_valid_history():
     train, test = biased_ratings()
-    model = UserItemBias(n_iter=8).fit(train, valid=test)
+    model = UserItemBias(epochs=8).fit(train, valid=test)
     assert len(model.loss_history_) == len(model.valid_rmse_history_) == 8
     assert np.all(np.diff(model.loss_history_) <= 1e-9 * model.loss_history_[0])
 

@@ -93,7 +93,7 @@ def test_self_attention_model_fits_saves_and_loads(tmp_path):
     model = SelfAttentionModel(n_items=N_ITEMS, seq_len=L, epochs=2, batch_size=32,
                                embedding_dim=8, n_blocks=1, n_heads=2, seed=2).fit(train, valid)
     assert model.recommend([0, 1], k=3).shape == (2, 3)
-    assert model.params()["architecture"] == "sasrec"
+    assert model.architecture == "sasrec" and model.get_params()["n_blocks"] == 1
     again = SelfAttentionModel.load(model.save(tmp_path / "sa.keras"), histories=train)
     np.testing.assert_allclose(again.score([0]), model.score([0]), rtol=1e-5)
 

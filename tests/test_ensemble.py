@@ -300,6 +300,7 @@ def test_averaged_model_averages():
                                (a.predict(users, items) + b.predict(users, items)) / 2)
 
 
+@pytest.mark.integration  # trains Keras networks
 def test_beta_network_learner_reuses_a_saved_network_only_for_the_same_rows(tmp_path):
     from course_utils.config import get_profile
     from course_utils.ensemble import beta_network_learner
@@ -311,7 +312,7 @@ def test_beta_network_learner_reuses_a_saved_network_only_for_the_same_rows(tmp_
     fit = beta_network_learner(cfg, 4, epochs=1, directory=tmp_path, n_users=20, n_items=15)
     first = fit(a, None, "fold1of3")
     assert not first.loaded_from_cache_ and first.epochs_run_ == 1
-    assert (tmp_path / "stack_fold1of3_nn_4.keras").exists()
+    assert first.cache_dir_.parent == tmp_path and first.cache_dir_.exists()
     again = fit(a, None, "fold1of3")
     assert again.loaded_from_cache_
     np.testing.assert_allclose(again.predict(b["user"].to_numpy(), b["item"].to_numpy()),
@@ -319,7 +320,7 @@ def test_beta_network_learner_reuses_a_saved_network_only_for_the_same_rows(tmp_
                                rtol=1e-6)
     other_rows = fit(b, None, "fold1of3")   # same tag, other training rows: retrained
     assert not other_rows.loaded_from_cache_
-    assert not (tmp_path / "beta_nn_4.keras").exists()  # chapter 07's name left alone
+    assert other_rows.cache_dir_ != first.cache_dir_
 
 
 # --------------------------------------------------------------------------

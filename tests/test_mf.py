@@ -13,8 +13,6 @@ from course_utils.mf import (
     ALSMatrixFactorization,
     FactorModel,
     SGDMatrixFactorization,
-    load_model,
-    model_path,
     sgd_epoch,
     sgd_epoch_python,
 )
@@ -54,13 +52,14 @@ def test_compiled_epoch_equals_python_epoch(biases):
     u, i = rng.integers(0, 7, 50), rng.integers(0, 5, 50)
     r = rng.integers(1, 11, 50).astype(float)
     order = rng.permutation(50)
-    start = [rng.normal(0, 0.3, (5, 4)), rng.normal(0, 0.3, (7, 4)),
-             rng.normal(0, 0.1, 7), rng.normal(0, 0.1, 5)]
-    a = [x.copy() for x in start]
-    b = [x.copy() for x in start]
-    sgd_epoch_python(u, i, r, order, *a, 6.0, 0.05, 0.1, 0.02, biases)
-    sgd_epoch(u, i, r, order, *b, 6.0, 0.05, 0.1, 0.02, biases)
-    for x, y, s in zip(a, b, start):
+    start = {"user_factors": rng.normal(0, 0.3, (7, 4)), "item_factors": rng.normal(0, 0.3, (5, 4)),
+             "user_bias": rng.normal(0, 0.1, 7), "item_bias": rng.normal(0, 0.1, 5)}
+    a = {k: x.copy() for k, x in start.items()}
+    b = {k: x.copy() for k, x in start.items()}
+    rest = dict(mu=6.0, lr=0.05, reg=0.1, reg_bias=0.02, biases=biases)
+    sgd_epoch_python(u, i, r, order, **a, **rest)
+    sgd_epoch(u, i, r, order, **b, **rest)
+    for x, y, s in zip(a.values(), b.values(), start.values()):
         np.testing.assert_allclose(x, y, rtol=0, atol=1e-12)
         if biases or x.ndim == 2:
             assert not np.allclose(x, s), "the epoch must change the parameters"
@@ -79,7 +78,8 @@ def test_one_sgd_step_is_a_gradient_step():
     grad_g = np.array([(term(g + eps * e, h) - term(g - eps * e, h)) / (2 * eps) for e in np.eye(3)])
     grad_h = np.array([(term(g, h + eps * e) - term(g, h - eps * e)) / (2 * eps) for e in np.eye(3)])
     G, H = g[None, :].copy(), h[None, :].copy()
-    sgd_epoch_python([0], [0], [r], [0], G, H, np.zeros(1), np.zeros(1), 0.0, lr, reg, reg, False)
+    sgd_epoch_python([0], [0], [r], [0], user_factors=H, item_factors=G, user_bias=np.zeros(1),
+                     item_bias=np.zeros(1), mu=0.0, lr=lr, reg=reg, reg_bias=reg, biases=False)
     np.testing.assert_allclose(G[0] - g, -lr / 2 * grad_g, rtol=1e-6)
     np.testing.assert_allclose(H[0] - h, -lr / 2 * grad_h, rtol=1e-6)
 
@@ -123,7 +123,7 @@ def test_als_user_step_is_sklearn_ridge(data, weighted, biases):
 
     train, _ = data
     reg = 0.3 if weighted else 3.0
-    model = ALSMatrixFactorization(rank=4, reg=reg, iterations=2, weighted_reg=weighted,
+    model = ALSMatrixFactorization(rank=4, reg=reg, epochs=2, weighted_reg=weighted,
                                    biases=biases, seed=0).fit(train)
     G = model.item_factors_
     design = np.hstack([G, np.ones((G.shape[0], 1))]) if biases else G
@@ -143,7 +143,7 @@ def test_als_user_step_is_sklearn_ridge(data, weighted, biases):
 def test_als_never_increases_the_objective(data):
     train, _ = data
     for weighted in (True, False):
-        model = ALSMatrixFactorization(rank=6, reg=0.1 if weighted else 2.0, iterations=8,
+        model = ALSMatrixFactorization(rank=6, reg=0.1 if weighted else 2.0, epochs=8,
                                        weighted_reg=weighted).fit(train)
         loss = np.array(model.history_["loss"])
         assert np.all(np.diff(loss) <= 1e-9 * loss[:-1])
@@ -152,7 +152,7 @@ def test_als_never_increases_the_objective(data):
 def test_als_learns_the_interaction(data):
     train, test = data
     bias = UserItemBias().fit(train)
-    als = ALSMatrixFactorization(rank=4, reg=0.05, iterations=10).fit(train, test)
+    als = ALSMatrixFactorization(rank=4, reg=0.05, epochs=10).fit(train, test)
     floor = metrics.rmse(test["rating"], np.clip(test["truth"], 1, 10))
     assert _rmse(als, test) < floor + 0.25 * (_rmse(bias, test) - floor)
 
@@ -161,7 +161,7 @@ def test_als_and_sgd_minimise_the_same_objective(data):
     """With the same λ, SGD and weighted ALS reach about the same value of eq. 4.2."""
     train, _ = data
     kw = dict(rank=4, reg=0.1, seed=0)
-    als = ALSMatrixFactorization(iterations=30, **kw).fit(train)
+    als = ALSMatrixFactorization(epochs=30, **kw).fit(train)
     sgd = SGDMatrixFactorization(lr=0.01, epochs=150, **kw).fit(train)
     assert sgd.history_["loss"][-1] == pytest.approx(als.history_["loss"][-1], rel=0.02)
 
@@ -170,22 +170,23 @@ def test_als_memory_batches_do_not_change_the_result(data, monkeypatch):
     import course_utils.mf as mf
 
     train, _ = data
-    full = ALSMatrixFactorization(rank=3, reg=0.1, iterations=2).fit(train)
+    full = ALSMatrixFactorization(rank=3, reg=0.1, epochs=2).fit(train)
     original = mf._ridge_solve_all
     monkeypatch.setattr(mf, "_ridge_solve_all",
                         lambda *a, **k: original(*a, max_bytes=8 * 16 * 7, **k))
-    tiny = ALSMatrixFactorization(rank=3, reg=0.1, iterations=2).fit(train)
+    tiny = ALSMatrixFactorization(rank=3, reg=0.1, epochs=2).fit(train)
     np.testing.assert_allclose(full.user_factors_, tiny.user_factors_, atol=1e-10)
 
 
 def test_als_needs_positive_reg():
+    model = ALSMatrixFactorization(reg=0.0)  # __init__ only stores; fit checks
     with pytest.raises(ValueError, match="reg > 0"):
-        ALSMatrixFactorization(reg=0.0)
+        model.fit(pd.DataFrame({"user": [0], "item": [0], "rating": [5.0]}))
 
 
 def test_plain_eq_4_1_has_no_bias_terms(data):
     train, _ = data
-    model = ALSMatrixFactorization(rank=3, reg=0.1, iterations=2, biases=False,
+    model = ALSMatrixFactorization(rank=3, reg=0.1, epochs=2, biases=False,
                                    global_mean=False).fit(train)
     assert model.mu_ == 0.0
     assert not model.user_bias_.any() and not model.item_bias_.any()
@@ -200,9 +201,9 @@ def test_plain_eq_4_1_has_no_bias_terms(data):
 @pytest.mark.parametrize("cls", [SGDMatrixFactorization, ALSMatrixFactorization])
 def test_seeded(data, cls):
     train, _ = data
-    a = cls(rank=3, iterations=2, seed=5) if cls is ALSMatrixFactorization else cls(rank=3, epochs=2, seed=5)
-    b = cls(rank=3, iterations=2, seed=5) if cls is ALSMatrixFactorization else cls(rank=3, epochs=2, seed=5)
-    c = cls(rank=3, iterations=2, seed=6) if cls is ALSMatrixFactorization else cls(rank=3, epochs=2, seed=6)
+    a = cls(rank=3, epochs=2, seed=5) if cls is ALSMatrixFactorization else cls(rank=3, epochs=2, seed=5)
+    b = cls(rank=3, epochs=2, seed=5) if cls is ALSMatrixFactorization else cls(rank=3, epochs=2, seed=5)
+    c = cls(rank=3, epochs=2, seed=6) if cls is ALSMatrixFactorization else cls(rank=3, epochs=2, seed=6)
     a.fit(train), b.fit(train), c.fit(train)
     np.testing.assert_array_equal(a.user_factors_, b.user_factors_)
     assert not np.allclose(a.user_factors_, c.user_factors_)
@@ -257,21 +258,19 @@ def test_score_matches_predict(data):
 
 def test_save_and_load_round_trip(data, tmp_path):
     train, test = data
-    model = ALSMatrixFactorization(rank=3, iterations=3).fit(train)
+    model = ALSMatrixFactorization(rank=3, epochs=3).fit(train)
     path = model.save(tmp_path / "als.npz")
-    loaded = load_model(path)
-    assert isinstance(loaded, FactorModel)
+    loaded = ALSMatrixFactorization.load(path)
+    assert type(loaded) is ALSMatrixFactorization and loaded.get_params() == model.get_params()
+    assert type(FactorModel.load(path)) is FactorModel
+    with pytest.raises(TypeError, match="holds a ALSMatrixFactorization"):
+        SGDMatrixFactorization.load(path)
     np.testing.assert_array_equal(model.predict(test["user"], test["item"]),
                                   loaded.predict(test["user"], test["item"]))
     np.testing.assert_array_equal(model.recommend([0, 9], k=7), loaded.recommend([0, 9], k=7))
     assert loaded.history_["loss"] == model.history_["loss"]
-    with pytest.raises(FileNotFoundError, match="run the chapter"):
-        load_model(tmp_path / "nothing.npz")
-
-
-def test_model_path_names_profile_seed_and_source():
-    path = model_path("als", "book", 7, "kaggle")
-    assert path.parts[-3:] == ("cache", "models", "als-book-seed7-kaggle.npz")
+    with pytest.raises(FileNotFoundError, match="load_or_fit"):
+        FactorModel.load(tmp_path / "nothing.npz")
 
 
 def test_from_arrays_predicts_dot_products():
@@ -298,7 +297,7 @@ def test_predict_before_fit_is_a_clear_error():
 
 
 @pytest.mark.parametrize("cls, kw", [(SGDMatrixFactorization, dict(epochs=40, lr=0.05, reg=0.0)),
-                                     (ALSMatrixFactorization, dict(iterations=25, reg=0.01, weighted_reg=False))])
+                                     (ALSMatrixFactorization, dict(epochs=25, reg=0.01, weighted_reg=False))])
 def test_early_stopping_keeps_the_best_epoch(data, cls, kw):
     """A model made to overfit stops early and keeps the parameters of its best epoch."""
     train, test = data

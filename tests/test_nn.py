@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 
 import course_utils  # noqa: F401  (quiet TensorFlow before it loads)
+from course_utils.cache import fingerprint, load_or_fit
 from course_utils.config import get_profile
-from course_utils.nn import (EmbeddingRegressor, NumpyAdam, NumpySGD, beta_params,
-                             build_rating_network, fingerprint, keras, load_or_train,
-                             make_dataset, model_path, tf)
+from course_utils.nn import (EmbeddingRegressor, NumpyAdam, NumpySGD, beta_network, beta_params,
+                             build_rating_network, keras, make_dataset, tf)
 
 
 def structured_frame(n_users: int = 60, n_items: int = 40, n: int = 2000,
@@ -229,21 +229,23 @@ def test_load_uses_safe_mode(tmp_path, fitted):
 
 
 def test_load_missing_file_says_what_to_do(tmp_path):
-    with pytest.raises(FileNotFoundError, match="load_or_train"):
+    with pytest.raises(FileNotFoundError, match="load_or_fit"):
         EmbeddingRegressor.load(tmp_path / "nothing.keras")
 
 
-def test_load_or_train_caches_and_retrains_when_data_change(tmp_path, frames):
+def test_load_or_fit_caches_and_retrains_when_data_change(tmp_path, frames):
     train, valid = frames
     cfg = {"nn": {"epochs": 1, "batch_size": 512, "dense_units": [8], "dropout": 0.5}}
-    first = load_or_train(train, valid, cfg, embedding_size=4, directory=tmp_path)
+    first = load_or_fit(beta_network(cfg, 4), train, valid, directory=tmp_path)
     assert not first.loaded_from_cache_
-    assert model_path("x", 4, tmp_path).exists()
-    second = load_or_train(train, valid, cfg, embedding_size=4, directory=tmp_path)
+    assert sorted(p.name for p in first.cache_dir_.iterdir()) == [
+        "fit.json", "model.json", "model.keras", "model.seen.npz"]
+    second = load_or_fit(beta_network(cfg, 4), train, valid, directory=tmp_path)
     assert second.loaded_from_cache_
     np.testing.assert_array_equal(second.predict([1, 2], [3, 4]), first.predict([1, 2], [3, 4]))
+    assert (second.best_epoch_, second.epochs_run_) == (first.best_epoch_, first.epochs_run_)
     changed = train.assign(rating=train["rating"].where(train.index != 0, 1.0))
-    third = load_or_train(changed, valid, cfg, embedding_size=4, directory=tmp_path)
+    third = load_or_fit(beta_network(cfg, 4), changed, valid, directory=tmp_path)
     assert not third.loaded_from_cache_
 
 
@@ -253,10 +255,10 @@ def test_beta_params_and_fingerprint(frames):
     params = beta_params(cfg, 128)
     assert params["embedding_size"] == 128 and params["seed"] == 7
     assert params["epochs"] == cfg["nn"]["epochs"]
-    EmbeddingRegressor(**params)  # every key is a constructor argument
-    assert fingerprint(train, valid, params) == fingerprint(train.copy(), valid, params)
-    assert fingerprint(train, valid, params) != fingerprint(train, None, params)
-    assert fingerprint(train, valid, params) != fingerprint(train, valid, {**params, "seed": 8})
+    net = EmbeddingRegressor(**params)  # every key is a constructor argument
+    assert fingerprint(net, train, valid) == fingerprint(beta_network(cfg, 128), train.copy(), valid)
+    assert fingerprint(net, train, valid) != fingerprint(net, train, None)
+    assert fingerprint(net, train, valid) != fingerprint(beta_network(cfg, 128, seed=8), train, valid)
 
 
 def test_every_profile_configures_three_beta_networks():

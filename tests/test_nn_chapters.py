@@ -12,7 +12,7 @@ import json
 import numpy as np
 import pytest
 
-from course_utils.nn.store import model_path
+from course_utils import paths
 
 pytestmark = pytest.mark.notebooks
 
@@ -49,17 +49,20 @@ def test_06_each_loss_wins_on_its_own_metric(ch06):
 def test_06_beta_network_beats_the_global_mean(ch06):
     for part in ("valid", "test"):
         assert ch06[f"rmse_beta_100_{part}"] < ch06[f"rmse_global_mean_{part}"]
-    _assert_best_epoch_is_lowest_val_loss(ch06["beta_100_best_epoch"],
-                                          ch06["beta_100_epochs_run"], 100)
+    _assert_best_epoch_is_lowest_val_loss(ch06, 100)
 
 
-def _saved_history(size: int) -> dict:
-    """The training record saved beside the ci beta network of ``size``."""
-    return json.loads(model_path("ci", size).with_suffix(".json").read_text())
+def _saved_history(results: dict, size: int) -> dict:
+    """The training record saved with the beta network of ``size`` the chapter used
+    (its entry of the model cache, which the chapter records)."""
+    entry = paths.cache_dir() / "models" / results[f"beta_{size}_cache"]
+    return json.loads((entry / "model.json").read_text())
 
 
-def _assert_best_epoch_is_lowest_val_loss(recorded_best: int, recorded_run: int, size: int):
-    saved = _saved_history(size)
+def _assert_best_epoch_is_lowest_val_loss(results: dict, size: int):
+    recorded_best = results[f"beta_{size}_best_epoch"]
+    recorded_run = results[f"beta_{size}_epochs_run"]
+    saved = _saved_history(results, size)
     val_loss = saved["history_"]["val_loss"]
     assert recorded_run == saved["epochs_run_"] == len(val_loss)
     assert recorded_best == saved["best_epoch_"] == int(np.argmin(val_loss)) + 1
@@ -74,7 +77,7 @@ def test_07_every_beta_network_beats_the_global_mean(ch07):
 def test_07_early_stopping_kept_a_trained_epoch(ch07):
     for size in SIZES:
         best, run = ch07[f"beta_{size}_best_epoch"], ch07[f"beta_{size}_epochs_run"]
-        _assert_best_epoch_is_lowest_val_loss(best, run, size)
+        _assert_best_epoch_is_lowest_val_loss(ch07, size)
         assert run - best <= 3  # patience 3: at most three epochs past the best one
 
 
@@ -94,3 +97,10 @@ def test_07_dropout_narrows_the_train_valid_gap(ch07):
 
 def test_07_smaller_embeddings_overfit_less(ch07):
     assert ch07["small_net_gap"] < ch07["nodrop_gap"]
+
+
+def test_07_inverted_dropout_keeps_the_mean_and_adds_the_predicted_variance(ch07):
+    # 128,000 units at rate 0.5, input 1: the mean has a standard error of about 0.003,
+    # and every kept value is 2, so the variance is 1 - (mean - 1)^2
+    assert abs(ch07["dropout_demo_mean"] - 1.0) < 4 * (1 / 128_000) ** 0.5
+    assert abs(ch07["dropout_demo_var"] - (1 - (ch07["dropout_demo_mean"] - 1) ** 2)) < 1e-5

@@ -6,8 +6,9 @@ import math
 
 import pytest
 
+from course_utils import paths
 from course_utils.config import get_profile
-from course_utils.sequence.models import load_model, model_path
+from course_utils.sequence.models import NextItemModel
 
 pytestmark = pytest.mark.notebooks
 
@@ -48,7 +49,8 @@ def test_chapter_10_losses_and_protocol(chapter_results):
     r = chapter_results("10_next_item_prediction")
     assert r["lstm_final_val_loss"] < r["uniform_ce"]
     assert r["gru_final_val_loss"] < r["uniform_ce"]
-    saved = json.loads(model_path("bilstm", "ci").with_suffix(".json").read_text())
+    entry = paths.cache_dir() / "models" / r["lstm_cache"]
+    saved = json.loads((entry / "model.json").read_text())
     val_loss = saved["history"]["val_loss"]
     assert r["lstm_epochs"] == len(val_loss)
     assert r["lstm_best_epoch"] == saved["best_epoch"] == val_loss.index(min(val_loss)) + 1
@@ -63,11 +65,12 @@ def test_chapter_10_losses_and_protocol(chapter_results):
 
 
 def test_chapter_10_saves_models_for_later_chapters(chapter_results):
-    chapter_results("10_next_item_prediction")
-    for name in ("bilstm", "gru"):
-        path = model_path(name, "ci")
-        assert path.exists() and path.with_suffix(".json").exists()
-    gru = load_model("gru", "ci")           # safe-mode loading, no training data needed
+    r = chapter_results("10_next_item_prediction")
+    for name in ("lstm", "gru"):
+        entry = paths.cache_dir() / "models" / r[f"{name}_cache"]
+        assert (entry / "model.keras").exists() and (entry / "fit.json").exists()
+    # safe-mode loading, no training code or data needed
+    gru = NextItemModel.load(paths.cache_dir() / "models" / r["gru_cache"] / "model.keras")
     scores = gru.score_histories([[0, 1, 2]])
     assert scores.shape == (1, gru.n_items_)
     assert math.isclose(float(scores.sum()), 1.0, rel_tol=1e-5)

@@ -109,7 +109,7 @@ def spark():
 @pytest.fixture(scope="module")
 def fitted(spark):
     train, test = ratings()
-    model = SparkALS(rank=4, reg=0.1, max_iter=10, num_blocks=2, spark=spark).fit(train)
+    model = SparkALS(rank=4, reg=0.1, epochs=10, num_blocks=2, spark=spark).fit(train)
     return model, train, test
 
 
@@ -117,13 +117,13 @@ def fitted(spark):
 def test_spark_als_matches_numpy_als_wr(fitted):
     """Same problem (λ n_u weighting, no biases), same settings: about the same RMSE."""
     model, train, test = fitted
-    numpy_als = ALSMatrixFactorization(rank=4, reg=0.1, iterations=10, weighted_reg=True,
+    numpy_als = ALSMatrixFactorization(rank=4, reg=0.1, epochs=10, weighted_reg=True,
                                        biases=False, global_mean=False).fit(train)
     spark_rmse = metrics.rmse(test["rating"], model.predict(test["user"], test["item"]))
     numpy_rmse = metrics.rmse(test["rating"], numpy_als.predict(test["user"], test["item"]))
     assert spark_rmse == pytest.approx(numpy_rmse, rel=0.02)
     # and the unweighted reading of eq. 4.2 is a different problem with another answer
-    other = ALSMatrixFactorization(rank=4, reg=0.1, iterations=10, weighted_reg=False,
+    other = ALSMatrixFactorization(rank=4, reg=0.1, epochs=10, weighted_reg=False,
                                    biases=False, global_mean=False).fit(train)
     other_rmse = metrics.rmse(test["rating"], other.predict(test["user"], test["item"]))
     assert abs(other_rmse - numpy_rmse) > abs(spark_rmse - numpy_rmse)
@@ -170,7 +170,7 @@ def test_fit_from_a_spark_dataframe_equals_fit_from_pandas(fitted, spark):
     from course_utils.spark import to_spark
 
     model, train, test = fitted
-    other = SparkALS(rank=4, reg=0.1, max_iter=10, num_blocks=2, spark=spark)
+    other = SparkALS(rank=4, reg=0.1, epochs=10, num_blocks=2, spark=spark)
     other.fit(to_spark(spark, train))
     assert other.seen_ is None and other.n_users_ == model.n_users_
     np.testing.assert_array_equal(other.user_counts_, model.user_counts_)
@@ -184,7 +184,7 @@ def test_fit_from_a_spark_dataframe_equals_fit_from_pandas(fitted, spark):
 def test_many_iterations_do_not_overflow_the_stack(spark):
     """maxIter ≥ 15 overflowed the JVM stack without checkpoints and -Xss (STACK_NOTES)."""
     train, test = ratings(n_users=40, n_items=20, per_user=8)
-    model = SparkALS(rank=2, max_iter=25, checkpoint_interval=5, spark=spark).fit(train)
+    model = SparkALS(rank=2, epochs=25, checkpoint_interval=5, spark=spark).fit(train)
     assert np.isfinite(model.predict(test["user"], test["item"])).all()
 
 
@@ -241,7 +241,7 @@ def test_chapter_als_code_runs_on_a_standalone_cluster(tmp_path):
 
     def chapter_als(master):
         spark = get_spark(master)
-        als = SparkALS(rank=settings["rank"], reg=settings["reg"], max_iter=settings["max_iter"],
+        als = SparkALS(rank=settings["rank"], reg=settings["reg"], epochs=settings["max_iter"],
                        num_blocks=settings["num_blocks"], seed=cfg.seed, spark=spark).fit(train)
         rmse = metrics.rmse(test["rating"], als.predict(test["user"], test["item"]))
         executors = spark.sparkContext._jsc.sc().getExecutorMemoryStatus().size()

@@ -4,7 +4,7 @@ The chapters import TensorFlow and Keras only through this package, which
 ``course_utils`` has already made quiet (no C++ or oneDNN banners)::
 
     import course_utils
-    from course_utils.nn import tf, keras, EmbeddingRegressor, load_or_train
+    from course_utils.nn import tf, keras, EmbeddingRegressor, beta_network
 
 What is where:
 
@@ -13,8 +13,8 @@ What is where:
   :class:`EmbeddingRegressor` (fit / predict / recommend / save / load);
 - :mod:`course_utils.nn.pipeline` — :func:`make_dataset`, the ``tf.data`` input
   pipeline;
-- :mod:`course_utils.nn.store` — :func:`load_or_train`, saved beta networks under
-  ``build/cache/models/<profile>/``;
+- :mod:`course_utils.nn.store` — :func:`beta_network`, the beta network of a
+  profile (fit it with :func:`course_utils.cache.load_or_fit` to reuse a saved one);
 - :mod:`course_utils.nn.adam` — :class:`NumpyAdam` and :class:`NumpySGD`, the
   optimizers of chapter 06 written in NumPy.
 
@@ -38,7 +38,7 @@ from course_utils.nn.network import (  # noqa: E402
     build_rating_network,
 )
 from course_utils.nn.pipeline import as_arrays, make_dataset  # noqa: E402
-from course_utils.nn.store import beta_params, fingerprint, load_or_train, model_path  # noqa: E402
+from course_utils.nn.store import beta_network, beta_params  # noqa: E402
 
 # Validation RMSE of thesis Table 5.1 (its own data and split, not the course's).
 THESIS_TABLE_5_1 = {
@@ -52,6 +52,6 @@ THESIS_TABLE_5_1 = {
 
 __all__ = [
     "tf", "keras", "build_rating_network", "EmbeddingRegressor", "BETA_EMBEDDING_SIZES",
-    "make_dataset", "as_arrays", "load_or_train", "model_path", "beta_params",
-    "fingerprint", "NumpyAdam", "NumpySGD", "THESIS_TABLE_5_1",
+    "make_dataset", "as_arrays", "beta_network", "beta_params",
+    "NumpyAdam", "NumpySGD", "THESIS_TABLE_5_1",
 ]

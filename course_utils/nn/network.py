@@ -45,8 +45,9 @@ import pandas as pd
 
 from course_utils.hygiene import seed_everything
 from course_utils.data.views import rating_arrays
+from course_utils.model import Recommender, atomic_path
 from course_utils.nn.pipeline import as_arrays, make_dataset
-from course_utils.recommend import TopKMixin, seen_matrix
+from course_utils.recommend import seen_matrix
 
 __all__ = ["build_rating_network", "EmbeddingRegressor", "BETA_EMBEDDING_SIZES"]
 
@@ -142,8 +143,8 @@ def build_rating_network(n_users: int, n_items: int, embedding_size: int = 128,
     return model
 
 
-class EmbeddingRegressor(TopKMixin):
-    """A beta network with the course's model shape.
+class EmbeddingRegressor(Recommender):
+    """A beta network with the course's model shape (:mod:`course_utils.model`).
 
     Parameters
     ----------
@@ -180,44 +181,29 @@ class EmbeddingRegressor(TopKMixin):
         Epochs actually trained, and the wall time of ``fit``.
     """
 
+    _fitted_attribute = "model_"
+    file_suffix = ".keras"
+
     def __init__(self, embedding_size: int = 128, dense_units: Sequence[int] = (128,),
                  dropout: float = 0.5, learning_rate: float = 0.001, loss: str = "mae",
                  epochs: int = 30, batch_size: int = 1024, patience: int | None = 3,
                  n_users: int | None = None, n_items: int | None = None,
                  use_pipeline: bool = True, clip: bool = True, seed: int = 42,
                  embedding_dropout: float = 0.0) -> None:
-        if int(epochs) < 1:
-            raise ValueError(f"epochs must be at least 1, got {epochs}")
-        if patience is not None and int(patience) < 0:
-            raise ValueError(f"patience must be >= 0 or None, got {patience}")
-        self.embedding_size = int(embedding_size)
-        self.dense_units = tuple(int(u) for u in dense_units)
-        self.dropout = float(dropout)
-        self.learning_rate = float(learning_rate)
+        self.embedding_size = embedding_size
+        self.dense_units = dense_units
+        self.dropout = dropout
+        self.learning_rate = learning_rate
         self.loss = loss
-        self.epochs = int(epochs)
-        self.batch_size = int(batch_size)
-        self.patience = None if patience is None else int(patience)
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.patience = patience
         self.n_users = n_users
         self.n_items = n_items
         self.use_pipeline = use_pipeline
         self.clip = clip
-        self.seed = int(seed)
-        self.embedding_dropout = float(embedding_dropout)
-
-    # ------------------------------------------------------------------ config
-    def get_params(self) -> dict[str, Any]:
-        """The constructor arguments (saved with the model)."""
-        return {"embedding_size": self.embedding_size, "dense_units": list(self.dense_units),
-                "dropout": self.dropout, "learning_rate": self.learning_rate,
-                "loss": self.loss, "epochs": self.epochs, "batch_size": self.batch_size,
-                "patience": self.patience, "n_users": self.n_users, "n_items": self.n_items,
-                "use_pipeline": self.use_pipeline, "clip": self.clip, "seed": self.seed,
-                "embedding_dropout": self.embedding_dropout}
-
-    def __repr__(self) -> str:
-        return (f"EmbeddingRegressor(embedding_size={self.embedding_size}, "
-                f"dense_units={self.dense_units}, dropout={self.dropout}, loss={self.loss!r})")
+        self.seed = seed
+        self.embedding_dropout = embedding_dropout
 
     # --------------------------------------------------------------------- fit
     def fit(self, train: pd.DataFrame, valid: pd.DataFrame | None = None,
@@ -229,9 +215,14 @@ class EmbeddingRegressor(TopKMixin):
         ``callbacks`` are added to the early-stopping callback (for example a
         ``keras.callbacks.CSVLogger``). Returns ``self``.
         """
+        if int(self.epochs) < 1:
+            raise ValueError(f"epochs must be at least 1, got {self.epochs}")
+        if self.patience is not None and int(self.patience) < 0:
+            raise ValueError(f"patience must be >= 0 or None, got {self.patience}")
         rating_arrays(train, "train")
         if valid is not None:
             rating_arrays(valid, "valid")
+        start = time.perf_counter()
         frames = [train] if valid is None else [train, valid]
         self.n_users_ = max([int(f["user"].max()) + 1 for f in frames] + [self.n_users or 0])
         self.n_items_ = max([int(f["item"].max()) + 1 for f in frames] + [self.n_items or 0])
@@ -239,43 +230,40 @@ class EmbeddingRegressor(TopKMixin):
         self.rating_range_ = (float(ratings.min()), float(ratings.max()))
         self.mean_rating_ = float(ratings.mean())
 
-        seed_everything(self.seed)  # weights, dropout masks, shuffle order
+        seed_everything(int(self.seed))  # weights, dropout masks, shuffle order
         self.model_ = build_rating_network(
-            self.n_users_, self.n_items_, self.embedding_size, self.dense_units,
-            self.dropout, self.learning_rate, self.loss, initial_rating=self.mean_rating_,
-            embedding_dropout=self.embedding_dropout, steps_per_execution=32)
+            self.n_users_, self.n_items_, int(self.embedding_size),
+            tuple(int(u) for u in self.dense_units), float(self.dropout),
+            float(self.learning_rate), self.loss, initial_rating=self.mean_rating_,
+            embedding_dropout=float(self.embedding_dropout), steps_per_execution=32)
 
         cbs = list(callbacks)
         if valid is not None and self.patience is not None:
             cbs.insert(0, keras.callbacks.EarlyStopping(
-                monitor="val_loss", patience=self.patience, restore_best_weights=True))
-        start = time.perf_counter()
+                monitor="val_loss", patience=int(self.patience), restore_best_weights=True))
+        batch, epochs = int(self.batch_size), int(self.epochs)
         if self.use_pipeline:
-            data = make_dataset(train, self.batch_size, shuffle=True, seed=self.seed)
-            val = None if valid is None else make_dataset(
-                valid, max(self.batch_size, 8192), shuffle=False)
+            data = make_dataset(train, batch, shuffle=True, seed=int(self.seed))
+            val = None if valid is None else make_dataset(valid, max(batch, 8192),
+                                                          shuffle=False)
             # the pipeline shuffles (seeded); Keras must not try to shuffle it again
-            history = self.model_.fit(data, validation_data=val, epochs=self.epochs,
+            history = self.model_.fit(data, validation_data=val, epochs=epochs,
                                       shuffle=False, callbacks=cbs, verbose=verbose)
         else:
             x, y = as_arrays(train)
             val = None if valid is None else as_arrays(valid)
-            history = self.model_.fit(x, y, validation_data=val, epochs=self.epochs,
-                                      batch_size=self.batch_size, shuffle=True,
+            history = self.model_.fit(x, y, validation_data=val, epochs=epochs,
+                                      batch_size=batch, shuffle=True,
                                       callbacks=cbs, verbose=verbose)
-        self.fit_seconds_ = time.perf_counter() - start
         self.history_ = {k: [float(v) for v in vals] for k, vals in history.history.items()}
         self.epochs_run_ = len(self.history_["loss"])
         self.best_epoch_ = (int(np.argmin(self.history_["val_loss"])) + 1
                             if "val_loss" in self.history_ else None)
         self.seen_ = seen_matrix(train, self.n_users_, self.n_items_)
+        self.fit_seconds_ = time.perf_counter() - start
         return self
 
     # ----------------------------------------------------------------- predict
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "model_"):
-            raise RuntimeError("EmbeddingRegressor is not fitted yet: call fit(train, valid) "
-                               "first, or EmbeddingRegressor.load(path)")
 
     def predict(self, users: Any, items: Any, batch_size: int = 65_536) -> np.ndarray:
         """Predicted ratings for the pairs ``(users[j], items[j])`` (dropout off)."""
@@ -325,8 +313,8 @@ class EmbeddingRegressor(TopKMixin):
         """Save to ``path`` (``.keras``, Keras's native format) plus two files beside it.
 
         ``<stem>.json`` holds the parameters, the history, the best epoch and
-        ``extra`` (e.g. a fingerprint of the training data); ``<stem>.seen.npz``
-        the training items of each user (for ``recommend(exclude_seen=True)``).
+        ``extra``; ``<stem>.seen.npz`` the training items of each user (for
+        ``recommend(exclude_seen=True)``). Each file is written atomically.
         """
         from scipy import sparse
 
@@ -334,18 +322,22 @@ class EmbeddingRegressor(TopKMixin):
         path = Path(path)
         if path.suffix != ".keras":
             raise ValueError(f"{path}: use the native Keras format, a file name ending .keras")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.model_.save(path)
+        with atomic_path(path) as tmp:
+            self.model_.save(tmp)
+        params = self.get_params()
+        params["dense_units"] = [int(u) for u in params["dense_units"]]
         meta = {
-            "params": self.get_params(),
+            "params": params,
             "n_users_": self.n_users_, "n_items_": self.n_items_,
             "rating_range_": list(self.rating_range_), "mean_rating_": self.mean_rating_,
             "history_": self.history_, "best_epoch_": self.best_epoch_,
             "epochs_run_": self.epochs_run_, "fit_seconds_": self.fit_seconds_,
             "keras_version": keras.__version__, "extra": extra or {},
         }
-        path.with_suffix(".json").write_text(json.dumps(meta, indent=2, sort_keys=True))
-        sparse.save_npz(path.with_suffix(".seen.npz"), sparse.csr_matrix(self.seen_))
+        with atomic_path(path.with_suffix(".json")) as tmp:
+            tmp.write_text(json.dumps(meta, indent=2, sort_keys=True))
+        with atomic_path(path.with_suffix(".seen.npz")) as tmp:
+            sparse.save_npz(tmp, sparse.csr_matrix(self.seen_))
         return path
 
     @classmethod
@@ -362,9 +354,11 @@ class EmbeddingRegressor(TopKMixin):
         for f in (path, meta_file):
             if not f.exists():
                 raise FileNotFoundError(f"{f} does not exist: train the model and save() it "
-                                        "first (or use course_utils.nn.load_or_train)")
+                                        "first (or use course_utils.cache.load_or_fit)")
         meta = json.loads(meta_file.read_text())
-        obj = cls(**meta["params"])
+        params = dict(meta["params"])
+        params["dense_units"] = tuple(params["dense_units"])  # JSON stored the tuple as a list
+        obj = cls(**params)
         obj.model_ = keras.saving.load_model(path, compile=True, safe_mode=True)
         obj.n_users_, obj.n_items_ = int(meta["n_users_"]), int(meta["n_items_"])
         obj.rating_range_ = tuple(meta["rating_range_"])

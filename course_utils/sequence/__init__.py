@@ -13,9 +13,10 @@
     ``recommend`` / ``save`` / ``load`` (chapter 10). Importing it imports
     TensorFlow; the other two modules do not.
 
-Models trained by chapter 10 are saved as
-``build/cache/models/<profile>/{bilstm,gru}.keras`` (+ a ``.json`` sidecar) and
-loaded with ``course_utils.sequence.models.load_model(name, profile, histories)``.
+Chapter 10 fits its models through :func:`course_utils.cache.load_or_fit`,
+which keys each saved model by its training rows and parameters; chapters 11
+and 12 get them back with the same call (see
+:func:`~course_utils.sequence.models.chapter_models`).
 
 Example
 -------

@@ -148,8 +148,8 @@ def build_sasrec(n_items: int, seq_len: int = 18, embedding_dim: int = 64, n_blo
 class SelfAttentionModel(NextItemModel):
     """:class:`NextItemModel` with the self-attention network (same fit / recommend / save).
 
-    Build arguments: ``embedding_dim``, ``n_blocks``, ``n_heads``, ``dropout``,
-    ``learning_rate``.
+    Parameters as :class:`NextItemModel` (no ``architecture`` or ``units``), plus
+    the network's ``n_blocks`` and ``n_heads`` (see :func:`build_sasrec`).
 
     Example
     -------
@@ -158,11 +158,31 @@ class SelfAttentionModel(NextItemModel):
     (1, 10)
     """
 
-    def __init__(self, architecture: str = "sasrec", **kwargs: Any) -> None:
-        # NextItemModel validates the architecture against models.BUILDERS, which
-        # this module must not change; the wrapper overrides build() instead.
-        super().__init__("gru", **kwargs)
-        self.architecture = "sasrec"
+    architecture = "sasrec"
+
+    def __init__(self, n_items: int | None = None, seq_len: int = 18, epochs: int = 10,
+                 batch_size: int = 256, max_sequences: int | None = None,
+                 max_valid: int | None = None, patience: int = 2, seed: int = 42,
+                 embedding_dim: int = 64, n_blocks: int = 2, n_heads: int = 2,
+                 dropout: float = 0.2, learning_rate: float = 1e-3) -> None:
+        self.n_items = n_items
+        self.seq_len = seq_len
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.max_sequences = max_sequences
+        self.max_valid = max_valid
+        self.patience = patience
+        self.seed = seed
+        self.embedding_dim = embedding_dim
+        self.n_blocks = n_blocks
+        self.n_heads = n_heads
+        self.dropout = dropout
+        self.learning_rate = learning_rate
+
+    def _validate(self) -> None:
+        pass
 
     def build(self) -> Any:
-        return build_sasrec(self.n_items_, self.seq_len, **self.build_kwargs)
+        return build_sasrec(self.n_items_, int(self.seq_len), int(self.embedding_dim),
+                            int(self.n_blocks), int(self.n_heads), float(self.dropout),
+                            float(self.learning_rate))

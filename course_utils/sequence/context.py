@@ -114,8 +114,9 @@ class GenreContextModel(NextItemModel):
         ``(n_items, n_genres)`` multi-hot genres; ``n_items`` is taken from it.
     cell, bidirectional, genre_dim
         See :func:`build_genre_context`.
-    **kwargs
-        As for :class:`NextItemModel` (``seq_len``, ``epochs``, ``units``, ...).
+    n_items, seq_len, epochs, ..., learning_rate
+        As for :class:`NextItemModel` (``n_items`` defaults to the rows of
+        ``item_genres``).
 
     Example
     -------
@@ -125,29 +126,48 @@ class GenreContextModel(NextItemModel):
     """
 
     def __init__(self, item_genres: np.ndarray | None = None, cell: str = "gru",
-                 bidirectional: bool = False, genre_dim: int = 16,
-                 architecture: str | None = None, **kwargs: Any) -> None:
-        if item_genres is not None:
-            kwargs.setdefault("n_items", len(item_genres))
-        super().__init__("bilstm" if bidirectional else "gru", **kwargs)
-        self.architecture = architecture or f"{cell}_genres"
-        self.item_genres = None if item_genres is None else np.asarray(item_genres, np.float32)
+                 bidirectional: bool = False, genre_dim: int = 16, n_items: int | None = None,
+                 seq_len: int = 18, epochs: int = 10, batch_size: int = 256,
+                 max_sequences: int | None = None, max_valid: int | None = None,
+                 patience: int = 2, seed: int = 42, embedding_dim: int = 64,
+                 units: Sequence[int] | None = None, dropout: float = 0.2,
+                 learning_rate: float = 1e-3) -> None:
+        self.item_genres = item_genres
         self.cell = cell
-        self.bidirectional = bool(bidirectional)
-        self.genre_dim = int(genre_dim)
+        self.bidirectional = bidirectional
+        self.genre_dim = genre_dim
+        self.n_items = n_items
+        self.seq_len = seq_len
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.max_sequences = max_sequences
+        self.max_valid = max_valid
+        self.patience = patience
+        self.seed = seed
+        self.embedding_dim = embedding_dim
+        self.units = units
+        self.dropout = dropout
+        self.learning_rate = learning_rate
 
-    def build(self) -> Any:
+    @property
+    def architecture(self) -> str:  # type: ignore[override]
+        """``"<cell>_genres"`` (a name for tables and saved files)."""
+        return f"{self.cell}_genres"
+
+    def _validate(self) -> None:
         if self.item_genres is None:
             raise ValueError("GenreContextModel needs item_genres (one multi-hot row per "
                              "anime, e.g. course_utils.analysis.genre_matrix(ds.anime)[0])")
-        if len(self.item_genres) != self.n_items_:
-            raise ValueError(f"item_genres has {len(self.item_genres)} rows but the training "
-                             f"data has {self.n_items_} items")
-        return build_genre_context(self.n_items_, self.item_genres, self.seq_len,
-                                   genre_dim=self.genre_dim, cell=self.cell,
-                                   bidirectional=self.bidirectional, **self.build_kwargs)
 
-    def params(self) -> dict[str, Any]:
-        # the genre table is saved inside the .keras file, so it is not repeated here
-        return {**super().params(), "cell": self.cell, "bidirectional": self.bidirectional,
-                "genre_dim": self.genre_dim}
+    def _catalogue_size(self) -> int:
+        self._validate()
+        return int(self.n_items or len(self.item_genres))
+
+    def build(self) -> Any:
+        genres = np.asarray(self.item_genres, np.float32)
+        if len(genres) != self.n_items_:
+            raise ValueError(f"item_genres has {len(genres)} rows but the training "
+                             f"data has {self.n_items_} items")
+        return build_genre_context(self.n_items_, genres, int(self.seq_len),
+                                   genre_dim=int(self.genre_dim), cell=self.cell,
+                                   bidirectional=bool(self.bidirectional), **self._build_args())

@@ -17,9 +17,11 @@ adds genre context and self-attention) reuse the parts:
 :func:`build_bilstm` (thesis 5.3: 200 then 100 units, bidirectional) and
 :func:`build_gru` (one unidirectional GRU layer, as in GRU4Rec) put them
 together. :class:`NextItemModel` wraps a built network in the course's model
-shape: ``fit(train, valid=None)``, ``predict(users, items)``,
-``recommend(users, k, exclude_seen=True)``, plus ``save``/``load`` (native
-``.keras`` files, loaded in safe mode).
+shape (:mod:`course_utils.model`): ``fit(train, valid=None)``,
+``predict(users, items)``, ``recommend(users, k, exclude_seen=True)``, plus
+``save``/``load`` (native ``.keras`` files, loaded in safe mode).
+:func:`chapter_models` gives chapter 10's two networks with a profile's
+settings; :func:`course_utils.cache.load_or_fit` fits or reuses them.
 
 Importing this module imports TensorFlow (5-10 s); import :mod:`course_utils`
 first (it silences TensorFlow's start-up logs).
@@ -49,9 +51,9 @@ import numpy as np
 import pandas as pd
 from scipy.special import softmax
 
-from course_utils import paths
 from course_utils.hygiene import seed_everything
-from course_utils.recommend import TopKMixin, seen_matrix, top_k
+from course_utils.model import Recommender, atomic_path
+from course_utils.recommend import seen_matrix, top_k
 from course_utils.sequence.pipeline import (histories_from_frame, last_windows, sample_windows,
                                             to_dataset)
 
@@ -65,8 +67,7 @@ __all__ = [
     "BUILDERS",
     "NextItemModel",
     "EpochTimer",
-    "model_path",
-    "load_model",
+    "chapter_models",
 ]
 
 _CELLS = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU, "rnn": keras.layers.SimpleRNN}
@@ -194,8 +195,8 @@ class EpochTimer(keras.callbacks.Callback):
 # ----------------------------------------------------------------------------
 # the recommender
 # ----------------------------------------------------------------------------
-class NextItemModel(TopKMixin):
-    """A next-item network with the course's model shape.
+class NextItemModel(Recommender):
+    """A next-item network with the course's model shape (:mod:`course_utils.model`).
 
     Parameters
     ----------
@@ -207,16 +208,16 @@ class NextItemModel(TopKMixin):
         Window length ``L`` (thesis: 18).
     epochs, batch_size
         Training length; with a validation frame, early stopping (patience
-        ``patience``, best weights restored) usually stops sooner.
+        ``patience``, best weights restored; ``best_epoch_`` counts from 1)
+        usually stops sooner.
     max_sequences
         Train on at most this many windows, drawn at random (``None``: all).
     max_valid
         Validate on at most this many users' windows (``None``: all).
     seed
         Seeds the sampling, the weights, dropout and the shuffling.
-    **build_kwargs
-        Passed to the builder (``embedding_dim``, ``units``, ``dropout``,
-        ``learning_rate``).
+    embedding_dim, units, dropout, learning_rate
+        Passed to the builder (``units=None``: the builder's default layers).
 
     Attributes (after ``fit``)
     --------------------------
@@ -224,36 +225,57 @@ class NextItemModel(TopKMixin):
         The Keras model.
     history_
         ``{"loss": [...], "val_loss": [...], ...}``, one value per epoch.
-    epoch_seconds_
-        Wall time of each epoch.
+    epoch_seconds_, fit_seconds_
+        Wall time of each epoch, and of ``fit``.
     histories_
         Each user's items in time order (the model's input at ``recommend``).
     """
 
+    _fitted_attribute = "model_"
+    file_suffix = ".keras"
+
     def __init__(self, architecture: str = "bilstm", n_items: int | None = None,
                  seq_len: int = 18, epochs: int = 10, batch_size: int = 256,
                  max_sequences: int | None = None, max_valid: int | None = None,
-                 patience: int = 2, seed: int = 42, **build_kwargs: Any) -> None:
-        if architecture not in BUILDERS:
-            raise ValueError(f"unknown architecture {architecture!r}; choose one of "
-                             f"{', '.join(sorted(BUILDERS))}")
+                 patience: int = 2, seed: int = 42, embedding_dim: int = 64,
+                 units: Sequence[int] | None = None, dropout: float = 0.2,
+                 learning_rate: float = 1e-3) -> None:
         self.architecture = architecture
         self.n_items = n_items
-        self.seq_len = int(seq_len)
-        self.epochs = int(epochs)
-        self.batch_size = int(batch_size)
+        self.seq_len = seq_len
+        self.epochs = epochs
+        self.batch_size = batch_size
         self.max_sequences = max_sequences
         self.max_valid = max_valid
-        self.patience = int(patience)
-        self.seed = int(seed)
-        self.build_kwargs = {k: (list(v) if isinstance(v, tuple) else v)
-                             for k, v in build_kwargs.items()}
+        self.patience = patience
+        self.seed = seed
+        self.embedding_dim = embedding_dim
+        self.units = units
+        self.dropout = dropout
+        self.learning_rate = learning_rate
 
     # -- hooks a variant may override ----------------------------------------
+    def _build_args(self) -> dict[str, Any]:
+        """The builder's keyword arguments from the parameters."""
+        args = {"embedding_dim": int(self.embedding_dim), "dropout": float(self.dropout),
+                "learning_rate": float(self.learning_rate)}
+        if self.units is not None:
+            args["units"] = tuple(int(u) for u in self.units)
+        return args
+
+    def _catalogue_size(self) -> int:
+        """The smallest catalogue the model must cover (before looking at ``train``)."""
+        return int(self.n_items or 0)
+
+    def _validate(self) -> None:
+        if self.architecture not in BUILDERS:
+            raise ValueError(f"unknown architecture {self.architecture!r}; choose one of "
+                             f"{', '.join(sorted(BUILDERS))}")
+
     def build(self) -> Any:
         """A fresh, compiled Keras network."""
-        return BUILDERS[self.architecture](n_items=self.n_items_, seq_len=self.seq_len,
-                                           **self.build_kwargs)
+        return BUILDERS[self.architecture](n_items=self.n_items_, seq_len=int(self.seq_len),
+                                           **self._build_args())
 
     def model_inputs(self, windows: np.ndarray) -> Any:
         """What the network reads for a batch of windows (a variant may add inputs)."""
@@ -273,12 +295,14 @@ class NextItemModel(TopKMixin):
             training history (leave-last-out). The window before it is the
             validation input; its loss drives early stopping.
         """
-        seed_everything(self.seed)
-        rng = np.random.default_rng(self.seed)
+        self._validate()
+        start = time.perf_counter()
+        seed_everything(int(self.seed))
+        rng = np.random.default_rng(int(self.seed))
         histories = histories_from_frame(train)
         max_item = int(train["item"].max()) + 1 if len(train) else 0
-        self.n_items_ = max(self.n_items or 0, max_item)
-        X, y = sample_windows(histories, self.seq_len, self.max_sequences, rng)
+        self.n_items_ = max(self._catalogue_size(), max_item)
+        X, y = sample_windows(histories, int(self.seq_len), self.max_sequences, rng)
         if len(y) == 0:
             raise ValueError("the training frame gives no window: every user needs at "
                              "least two items in train")
@@ -290,18 +314,18 @@ class NextItemModel(TopKMixin):
             Xv, yv = self._valid_windows(histories, valid, rng)
             val_data = to_dataset(self.model_inputs(Xv), yv, 1024)
             callbacks.append(keras.callbacks.EarlyStopping(
-                monitor="val_loss", patience=self.patience, restore_best_weights=True))
-        data = to_dataset(self.model_inputs(X), y, self.batch_size, shuffle=True, seed=self.seed)
-        start = time.perf_counter()
-        history = self.model_.fit(data, validation_data=val_data, epochs=self.epochs,
+                monitor="val_loss", patience=int(self.patience), restore_best_weights=True))
+        data = to_dataset(self.model_inputs(X), y, int(self.batch_size), shuffle=True,
+                          seed=int(self.seed))
+        history = self.model_.fit(data, validation_data=val_data, epochs=int(self.epochs),
                                   callbacks=callbacks, verbose=0, shuffle=False)
-        self.fit_seconds_ = time.perf_counter() - start
         self.epoch_seconds_ = list(timer.seconds)
         self.history_ = {k: [float(v) for v in vals] for k, vals in history.history.items()}
-        losses = self.history_.get("val_loss", self.history_["loss"])
-        self.best_epoch_ = int(np.argmin(losses)) + 1
+        self.best_epoch_ = (int(np.argmin(self.history_["val_loss"])) + 1
+                            if "val_loss" in self.history_ else None)
         self.n_train_windows_ = int(len(y))
         self._set_histories(histories)
+        self.fit_seconds_ = time.perf_counter() - start
         return self
 
     def _valid_windows(self, histories: list[np.ndarray], valid: pd.DataFrame,
@@ -318,7 +342,7 @@ class NextItemModel(TopKMixin):
             keep = np.sort(rng.choice(len(users), size=int(self.max_valid), replace=False))
             users, items = users[keep], items[keep]
         hist = [histories[u] if u < len(histories) else np.zeros(0, np.int64) for u in users]
-        return last_windows(hist, self.seq_len), items.astype(np.int32)
+        return last_windows(hist, int(self.seq_len)), items.astype(np.int32)
 
     def _set_histories(self, histories: list[np.ndarray]) -> None:
         self.histories_ = [np.asarray(h, dtype=np.int64) for h in histories]
@@ -343,9 +367,7 @@ class NextItemModel(TopKMixin):
 
     # -- scoring -------------------------------------------------------------
     def _check_fitted(self) -> None:
-        if not hasattr(self, "model_"):
-            raise RuntimeError(f"{type(self).__name__} is not fitted yet: call fit(train) "
-                               "first (or NextItemModel.load(path))")
+        super()._check_fitted()
         if not hasattr(self, "histories_"):
             raise RuntimeError("this model has no user histories yet: call observe(frame) "
                                "with the users' items, or use score_histories(...)")
@@ -353,9 +375,8 @@ class NextItemModel(TopKMixin):
     def score_histories(self, histories: Sequence[np.ndarray], batch_size: int = 1024
                         ) -> np.ndarray:
         """Next-item probabilities after each history, shape ``(len(histories), n_items)``."""
-        if not hasattr(self, "model_"):
-            raise RuntimeError(f"{type(self).__name__} is not fitted yet: call fit(train) first")
-        windows = last_windows(list(histories), self.seq_len)
+        Recommender._check_fitted(self)
+        windows = last_windows(list(histories), int(self.seq_len))
         if len(windows) == 0:
             return np.zeros((0, self.n_items_), dtype=np.float32)
         logits = self.model_.predict(self.model_inputs(windows), batch_size=batch_size,
@@ -393,84 +414,99 @@ class NextItemModel(TopKMixin):
                      if exclude_seen else None)
 
     # -- saving --------------------------------------------------------------
-    def params(self) -> dict[str, Any]:
-        """The constructor arguments (what :meth:`load` needs to rebuild the wrapper)."""
-        return {"architecture": self.architecture, "n_items": self.n_items_,
-                "seq_len": self.seq_len, "epochs": self.epochs, "batch_size": self.batch_size,
-                "max_sequences": self.max_sequences, "max_valid": self.max_valid,
-                "patience": self.patience, "seed": self.seed, **self.build_kwargs}
-
     def save(self, path: str | Path) -> Path:
-        """Save the network (``path``, a ``.keras`` file) and a JSON sidecar beside it.
+        """Save the network (``path``, a ``.keras`` file) and two files beside it.
 
-        The sidecar (same name, ``.json``) holds the parameters and the training
-        history; user histories are data, not model, and are not saved.
+        ``<stem>.json`` holds the parameters and the training history,
+        ``<stem>.npz`` the users' histories (so that the loaded model recommends
+        like this one) and any array parameter (a genre table). Each file is
+        written atomically.
         """
-        if not hasattr(self, "model_"):
-            raise RuntimeError("nothing to save: fit the model first")
+        self._check_fitted()
         path = Path(path)
         if path.suffix != ".keras":
             raise ValueError(f"save to a file ending in .keras (native Keras format), got {path}")
-        path.parent.mkdir(parents=True, exist_ok=True)
+        params = self.get_params(deep=False)
+        arrays = {f"param_{k}": v for k, v in params.items() if isinstance(v, np.ndarray)}
+        params = {k: (list(v) if isinstance(v, tuple) else v) for k, v in params.items()
+                  if not isinstance(v, np.ndarray)}
         with warnings.catch_warnings():
             # Keras 3.15 writes TensorFlow variables with np.array(variable), which NumPy 2
             # flags because TF's __array__ lacks the `copy` keyword; the file is unaffected.
             warnings.filterwarnings("ignore", category=DeprecationWarning,
                                     message="__array__ implementation doesn't accept a copy")
-            self.model_.save(path)
-        meta = {"class": type(self).__name__, "params": self.params(),
+            with atomic_path(path) as tmp:
+                self.model_.save(tmp)
+        meta = {"class": type(self).__name__, "params": params, "n_items_": self.n_items_,
                 "history": getattr(self, "history_", {}),
                 "epoch_seconds": getattr(self, "epoch_seconds_", []),
                 "best_epoch": getattr(self, "best_epoch_", None),
+                "fit_seconds": getattr(self, "fit_seconds_", None),
                 "n_train_windows": getattr(self, "n_train_windows_", None),
                 "keras_version": keras.__version__}
-        path.with_suffix(".json").write_text(json.dumps(meta, indent=2) + "\n")
+        with atomic_path(path.with_suffix(".json")) as tmp:
+            tmp.write_text(json.dumps(meta, indent=2) + "\n")
+        lengths = np.array([len(h) for h in self.histories_], dtype=np.int64)
+        items = (np.concatenate(self.histories_) if len(lengths) else np.zeros(0, np.int64))
+        with atomic_path(path.with_suffix(".npz")) as tmp:
+            np.savez_compressed(tmp, history_lengths=lengths, history_items=items, **arrays)
         return path
 
     @classmethod
     def load(cls, path: str | Path, histories: pd.DataFrame | None = None) -> "NextItemModel":
         """Load a model saved by :meth:`save` (safe mode: no code is deserialised).
 
-        Pass ``histories`` (a frame like ``train``) to be able to call
-        ``recommend(users, ...)``; :meth:`score_histories` works without it.
+        The users' histories saved with the model come back with it; pass
+        ``histories`` (a frame like ``train``) to replace them.
         """
         path = Path(path)
         if not path.exists():
             raise FileNotFoundError(
-                f"no saved model at {path}; run the chapter that trains it "
-                "(10_next_item_prediction) at this profile first")
+                f"no saved model at {path}: fit the model and save() it first "
+                "(or use course_utils.cache.load_or_fit)")
         meta = json.loads(path.with_suffix(".json").read_text())
+        if meta.get("class", cls.__name__) != cls.__name__:
+            raise TypeError(f"{path} holds a {meta['class']}, not a {cls.__name__}")
         params = dict(meta["params"])
+        with np.load(path.with_suffix(".npz")) as data:
+            params.update({k[len("param_"):]: data[k] for k in data.files
+                           if k.startswith("param_")})
+            lengths, items = data["history_lengths"], data["history_items"]
         model = cls(**params)
-        model.n_items_ = int(params["n_items"])
+        model.n_items_ = int(meta["n_items_"])
         model.model_ = keras.saving.load_model(path, safe_mode=True)
         model.history_ = meta.get("history", {})
         model.epoch_seconds_ = meta.get("epoch_seconds", [])
         model.best_epoch_ = meta.get("best_epoch")
+        model.fit_seconds_ = meta.get("fit_seconds")
         model.n_train_windows_ = meta.get("n_train_windows")
         if histories is not None:
             model._set_histories(histories_from_frame(histories))
+        else:
+            model._set_histories(np.split(items, np.cumsum(lengths)[:-1]) if len(lengths)
+                                 else [])
         return model
 
 
-def model_path(name: str, profile: str) -> Path:
-    """Where chapter 10 saves a trained model: ``build/cache/models/<profile>/<name>.keras``.
+def chapter_models(cfg: Any, n_items: int) -> dict[str, NextItemModel]:
+    """Chapter 10's two networks, unfitted, with the profile's settings.
+
+    ``{"bilstm": ..., "gru": ...}``, built from the ``sequence`` section of
+    ``cfg`` (and its ``split.seq_len`` and seed). Chapters 11 and 12 ask
+    :func:`course_utils.cache.load_or_fit` (or :func:`course_utils.cache.cached`)
+    for the same models on the same rows to reuse what chapter 10 trained.
 
     Example
     -------
-    >>> model_path("bilstm", "ci").parts[-3:]
-    ('models', 'ci', 'bilstm.keras')
+    >>> cfg = {"sequence": {"embedding_dim": 8, "max_valid": 10, "patience": 1,
+    ...                     "lstm": {"units": [4, 2], "epochs": 1},
+    ...                     "gru": {"units": [4], "epochs": 1}}, "split": {"seq_len": 5}}
+    >>> chapter_models(cfg, n_items=30)["gru"].get_params()["units"]
+    [4]
     """
-    return paths.cache_dir() / "models" / profile / f"{name}.keras"
-
-
-def load_model(name: str, profile: str, histories: pd.DataFrame | None = None
-               ) -> NextItemModel:
-    """Load the model ``name`` (``"bilstm"``, ``"gru"``) that chapter 10 saved for ``profile``.
-
-    Example
-    -------
-    >>> lstm = load_model("bilstm", "book", histories=train)  # doctest: +SKIP
-    >>> lstm.recommend([0], k=5)  # doctest: +SKIP
-    """
-    return NextItemModel.load(model_path(name, profile), histories)
+    seq = cfg["sequence"]
+    common = dict(n_items=int(n_items), seq_len=int(cfg["split"]["seq_len"]),
+                  embedding_dim=seq["embedding_dim"], max_valid=seq["max_valid"],
+                  patience=seq["patience"], seed=int(getattr(cfg, "seed", 42)))
+    return {"bilstm": NextItemModel("bilstm", **common, **seq["lstm"]),
+            "gru": NextItemModel("gru", **common, **seq["gru"])}
