@@ -15,6 +15,10 @@ which prints ``✔ ... correct`` or what went wrong with a hint. The modules:
     Student notebooks from the chapters (``course student``).
 ``grade``
     Grading a folder of submitted notebooks (``course grade``).
+``answers``
+    What decides the points: the student's answer cells in the instructor's copy.
+``handout``
+    What students get: notebooks and library, no solutions (``course student --handout``).
 
 Example
 -------
