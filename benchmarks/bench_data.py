@@ -9,7 +9,10 @@ Measured, each step in its own Python process (so its peak memory is its own):
 5. ``stream CSV → parquet``: the loader's pyarrow reader over the scale
    UserAnimeList.csv, written batch by batch with a ParquetWriter;
 6. ``load scale``: the full loader (validation + cleaning + cache) on it;
-7. ``pandas.read_csv``: the same file read whole by plain pandas, for comparison.
+7. ``load scale as real data``: the same files loaded as ``source="kaggle"``,
+   the path the real files take (no ground truth to map), whose peak memory per
+   row read is extrapolated to the real file's 80 million rows;
+8. ``pandas.read_csv``: the same file read whole by plain pandas, for comparison.
 
 The default scale size is small enough for a laptop run (about 3 million
 list entries); ``--full`` uses the ``full`` profile's size (about 20 million).
@@ -22,6 +25,7 @@ Usage::
     nice .venv/bin/python benchmarks/bench_data.py --full     # scale = full profile
     nice .venv/bin/python benchmarks/bench_data.py --skip-book --scale-users 50000
     nice .venv/bin/python benchmarks/bench_data.py --quality book   # learnable signal
+    nice .venv/bin/python benchmarks/bench_data.py --skip-book --reuse DIR   # scale files in DIR
 
 Files go to ``build/bench-data/`` and are deleted afterwards unless ``--keep``.
 """
@@ -72,8 +76,9 @@ def step(name: str, folder: Path, cache: Path, a: argparse.Namespace) -> dict:
     if name == "generate_book":
         generate("book", a.seed, out_dir=folder, overwrite=True)
         out["rows"] = _count_rows(folder / "UserAnimeList.csv")
-    elif name in ("load_book", "load_book_cached", "load_scale"):
-        ds = load("synthetic", data_dir=folder, cache_dir=cache)
+    elif name in ("load_book", "load_book_cached", "load_scale", "load_scale_real"):
+        ds = load("kaggle" if name == "load_scale_real" else "synthetic", data_dir=folder,
+                  cache_dir=cache)
         out["rows"] = int(ds.meta["rows_read"])
         out["kept"] = len(ds.interactions)
     elif name == "generate_scale":
@@ -133,16 +138,63 @@ LABELS = {
     "generate_scale": "generate scale (streamed in chunks)",
     "stream_parquet": "scale: pyarrow stream CSV → parquet",
     "load_scale": "scale: load (validate, clean, cache)",
+    "load_scale_real": "scale: load as real data (no truth)",
     "pandas_read_csv": "scale: plain pandas.read_csv",
 }
 
 
+REAL_ROWS = 80_076_112  # list entries of the real UserAnimeList.csv
+
+
+def extrapolate(r: dict, rows: int = REAL_ROWS) -> tuple[float, float]:
+    """(bytes per row read above the step's start, peak MB extrapolated to ``rows``).
+
+    Everything above the start is counted as growing with the rows, fixed
+    buffers included, so the extrapolation errs on the high side.
+
+    Example
+    -------
+    >>> extrapolate({"peak_mb": 300.0, "baseline_mb": 100.0, "rows": 2**20}, rows=2**21)
+    (200.0, 500.0)
+    """
+    per_row = (r["peak_mb"] - r["baseline_mb"]) * 2**20 / r["rows"]
+    return per_row, r["baseline_mb"] + per_row * rows / 2**20
+
+
+def slope(small: dict, large: dict, rows: int = REAL_ROWS) -> tuple[float, float]:
+    """(bytes per additional row read, peak MB extrapolated to ``rows``) from two sizes.
+
+    The growth of the peak between two file sizes leaves out what does not
+    grow with the file (Python, the libraries, fixed buffers).
+
+    Example
+    -------
+    >>> slope({"peak_mb": 300.0, "rows": 2**20}, {"peak_mb": 400.0, "rows": 2**21}, rows=2**22)
+    (100.0, 600.0)
+    """
+    per_row = (large["peak_mb"] - small["peak_mb"]) * 2**20 / (large["rows"] - small["rows"])
+    return per_row, large["peak_mb"] + per_row * (rows - large["rows"]) / 2**20
+
+
 def table(results: list[dict]) -> str:
-    lines = ["| step | rows | wall s | CPU s | rows/s (wall) | peak memory (MB) |",
-             "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    lines = ["| step | rows | wall s | CPU s | rows/s (wall) | peak memory (MB) | bytes/row read "
+             "| peak at 80 M rows (GB) |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    real = sorted((r for r in results if r["step"] == "load_scale_real"), key=lambda r: r["rows"])
     for r in results:
+        extra = "| | "
+        if r is real[-1:][0] if real else False:
+            if len(real) > 1:  # the growth between the smallest and this size
+                per_row, peak = slope(real[0], r)
+                extra = f"| {per_row:.0f} (growth from {real[0]['rows'] / 1e6:.1f} M) | {peak / 1024:.1f} "
+            else:
+                per_row, peak = extrapolate(r)
+                extra = f"| {per_row:.0f} | {peak / 1024:.1f} "
+        elif r["step"].startswith("load_scale"):
+            per_row, peak = extrapolate(r)
+            extra = f"| {per_row:.0f} | {peak / 1024:.1f} "
         lines.append(f"| {LABELS[r['step']]} | {r['rows']:,} | {r['seconds']:.1f} | "
-                     f"{r['cpu_s']:.1f} | {r['rows'] / r['seconds']:,.0f} | {r['peak_mb']:,.0f} |")
+                     f"{r['cpu_s']:.1f} | {r['rows'] / r['seconds']:,.0f} | {r['peak_mb']:,.0f} {extra}|")
     return "\n".join(lines)
 
 
@@ -240,6 +292,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--skip-scale", action="store_true")
     p.add_argument("--skip-pandas", action="store_true")
     p.add_argument("--keep", action="store_true", help="keep the generated files")
+    p.add_argument("--reuse", metavar="DIR", nargs="+", default=None,
+                   help="take the scale files from the last DIR (generated before) instead of "
+                        "generating; earlier DIRs (smaller files) are loaded as real data too, "
+                        "and the growth of the peak between the sizes is extrapolated")
     p.add_argument("--out", default=None, help="default: build/bench-data")
     p.add_argument("--step", help=argparse.SUPPRESS)
     p.add_argument("--folder", help=argparse.SUPPRESS)
@@ -275,7 +331,13 @@ def main(argv: list[str] | None = None) -> int:
         scale, cache = root / "scale", root / "cache-scale"
         shutil.rmtree(cache, ignore_errors=True)
         cache.mkdir(parents=True)
-        steps = [] if a.skip_scale else ["generate_scale", "stream_parquet", "load_scale"]
+        steps = [] if a.skip_scale else ["generate_scale", "stream_parquet", "load_scale",
+                                         "load_scale_real"]
+        if a.reuse:
+            scale = Path(a.reuse[-1])
+            steps = [s for s in steps if s != "generate_scale"]
+            for smaller in a.reuse[:-1]:
+                results.append(run_step("load_scale_real", Path(smaller), cache, a))
         if steps and not a.skip_pandas:
             steps.append("pandas_read_csv")
         for name in steps:
@@ -289,7 +351,10 @@ def main(argv: list[str] | None = None) -> int:
             results.append(run_step(name, scale, cache, a))
     finally:
         if not a.keep:
-            shutil.rmtree(root, ignore_errors=True)
+            shutil.rmtree(root / "book", ignore_errors=True)
+            shutil.rmtree(root / "scale", ignore_errors=True)
+            for c in ("cache-book", "cache-scale"):
+                shutil.rmtree(root / c, ignore_errors=True)
     md = table(results)
     print()
     print(md)

@@ -350,6 +350,7 @@ def _build_mal(files: dict[str, Path | None], source: str, seed: int) -> Dataset
     kept, other = clean.stream_lists(batches, lists_path, pa.array(users["username"], pa.string()),
                                      cleaned, anime["anime_id"].to_numpy(), report)
     kept = clean.drop_duplicates(kept, report, lists_path.name)
+    clean.release_freed_memory()
     clean.fix_episodes(kept, anime["episodes"].to_numpy(), report, lists_path.name)
     return _assemble(kept, other, anime, users, report, files, has_timestamps=True, seed=seed)
 
