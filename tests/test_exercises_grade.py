@@ -3,7 +3,7 @@
 The fixtures (tests/fixtures/exercises/submissions, made from the demo chapter's
 student notebook by make_submissions.py) hold right and wrong answers, a notebook
 that raises, one that never ends, one that writes outside its folder and deletes
-files, one that is not a notebook at all, and six attacks on the grade, each of
+files, one that is not a notebook at all, and seven attacks on the grade, each of
 which must score zero for the exercise it attacks.
 """
 from __future__ import annotations
@@ -37,7 +37,7 @@ FIXTURES = Path(__file__).parent / "fixtures" / "exercises"
 SUBMISSIONS = FIXTURES / "submissions"
 CHECKS = FIXTURES / "demo_checks.py"
 DEMO = FIXTURES / "chapter" / "90_demo.md"
-ATTACKS = {"mallory", "oscar", "peggy", "grace", "trudy", "victor"}
+ATTACKS = {"mallory", "oscar", "peggy", "grace", "trudy", "victor", "walter"}
 NOTEBOOK_TIMEOUT = 30  # erin never ends: this limit stops her notebook
 CELL_TIMEOUT = 2  # carol's loop is interrupted after this, and her notebook goes on
 
@@ -120,6 +120,7 @@ def test_gradebook_has_one_row_per_student_and_one_column_per_exercise(graded):
         "grace": ["1", "0", "1", "2"],    # the library's own top_k
         "trudy": ["1", "1", "0", "2"],    # hits from the checker's own solution
         "victor": ["0", "1", "1", "2"],   # makes np.isclose always true in its answer cell
+        "walter": ["0", "1", "1", "2"],   # the same through an alias, inside the function
     }
     assert {r["out_of"] for r in rows} == {"3"}
 
@@ -196,6 +197,9 @@ def test_attacks_are_named_in_the_notes_and_feedback(graded):
     assert "90.mean_rating: the answer cell `def mean_rating(ratings):` was not graded: it " \
            "changes the module np (numpy)" in notes["victor"]
     feedback = graded["feedback"]
+    walter = (feedback / "walter.md").read_text()
+    assert "| 90.mean_rating | rejected | 0 / 1 |" in walter
+    assert "the answer changed numpy.isclose" in walter
     # the forged record and the always-pass check never ran where points are decided
     assert "| 90.mean_rating | not done | 0 / 1 |" in (feedback / "mallory.md").read_text()
     assert "| 90.top_k | not done | 0 / 1 |" in (feedback / "oscar.md").read_text()

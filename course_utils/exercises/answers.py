@@ -163,6 +163,39 @@ def _parse(source: str) -> ast.AST | None:
         return None
 
 
+def _loads_outside_local_scope(tree: ast.AST, names: set[str]) -> set[str]:
+    """Which of ``names`` the code reads where they are not a function's own local
+    (a parameter or a name the function assigns): there they are the other cells'."""
+    found: set[str] = set()
+
+    def visit(node: ast.AST, local: frozenset[str]) -> None:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            args = node.args
+            outer = [*node.decorator_list, *args.defaults, *args.kw_defaults] \
+                if not isinstance(node, ast.Lambda) else [*args.defaults, *args.kw_defaults]
+            for expr in filter(None, outer):
+                visit(expr, local)
+            body = node.body if isinstance(node.body, list) else [node.body]
+            params = {a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs,
+                                      args.vararg, args.kwarg] if a}
+            assigned = {n.id for b in body for n in ast.walk(b)
+                        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+            declared = {g for b in body for n in ast.walk(b)
+                        if isinstance(n, (ast.Global, ast.Nonlocal)) for g in n.names}
+            inner = frozenset((local | params | assigned) - declared)
+            for b in body:
+                visit(b, inner)
+            return
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) \
+                and node.id in names and node.id not in local:
+            found.add(node.id)
+        for child in ast.iter_child_nodes(node):
+            visit(child, local)
+
+    visit(tree, frozenset())
+    return found
+
+
 def screen(source: str, context: dict[str, str] | None = None,
            check_modules: Iterable[str] = ()) -> list[str]:
     """Why the answer cell ``source`` may not be graded (empty when it may).
@@ -178,12 +211,9 @@ def screen(source: str, context: dict[str, str] | None = None,
     context = dict(context or {})
     own = bound_imports([source])
     modules = {**context, **own}
-    stored = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)
-              and isinstance(n.ctx, (ast.Store, ast.Del))}
-    stored |= {n.name for n in ast.walk(tree)
-               if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
-    stored |= {a.arg for n in ast.walk(tree) if isinstance(n, ast.arguments)
-               for a in [*n.posonlyargs, *n.args, *n.kwonlyargs, n.vararg, n.kwarg] if a}
+    blocked_names = {name for name, module in context.items()
+                     if name not in own and _blocked(module, check_modules)}
+    tainted = _loads_outside_local_scope(tree, blocked_names)
     problems: list[str] = []
 
     def add(text: str) -> None:
@@ -202,9 +232,7 @@ def screen(source: str, context: dict[str, str] | None = None,
         elif isinstance(node, ast.Name):
             if node.id in BLOCKED_NAMES or node.id.startswith("__course"):
                 add(f"uses {node.id} (an answer may not reach the interpreter's internals)")
-            elif (isinstance(node.ctx, ast.Load) and node.id in context
-                  and node.id not in stored and node.id not in own
-                  and _blocked(context[node.id], check_modules)):
+            elif node.id in tainted:
                 add(f"uses {node.id}, which is {context[node.id]} ({_OWN_CODE})")
         elif isinstance(node, ast.Attribute) and node.attr in BLOCKED_ATTRS:
             add(f"uses .{node.attr} (an answer may not reach the interpreter's internals)")
@@ -222,8 +250,7 @@ def screen(source: str, context: dict[str, str] | None = None,
                     while isinstance(base, (ast.Attribute, ast.Subscript)):
                         base = base.value
                     if (part is not base and isinstance(part, (ast.Attribute, ast.Subscript))
-                            and isinstance(base, ast.Name) and base.id in modules
-                            and base.id not in stored):
+                            and isinstance(base, ast.Name) and base.id in modules):
                         add(f"changes the module {base.id} ({modules[base.id]}): an answer may "
                             "not change a library")
     return problems
@@ -253,6 +280,8 @@ def grading_notebook(instructor: Any, submission: Any, profile: str = "ci",
                             if c.cell_type == "code" and i not in answers)
     notes: dict[str, list[str]] = {}
     cells, pending = [], []  # pending: notes of the answer cells above the next check
+    noted = False
+    keys = [k for c in instructor.cells if c.cell_type == "code" for k in check_calls(c.source)[0]]
     for i, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
             continue
@@ -261,6 +290,10 @@ def grading_notebook(instructor: Any, submission: Any, profile: str = "ci",
             cells += [cell, _grader_cell(f"PROFILE = {profile!r}")]
             continue
         if i in answers:
+            if not noted:
+                cells.append(_grader_cell("from course_utils.exercises.answers import "
+                                          f"note_libraries as _course_note\n_course_note({keys!r})"))
+                noted = True
             theirs = answers[i]
             name = first_line(cell.source)[:60]
             if theirs is None:
@@ -289,6 +322,82 @@ def grading_notebook(instructor: Any, submission: Any, profile: str = "ci",
 
 
 # --- in the grading kernel -----------------------------------------------------------
+
+# The libraries a checker relies on: their functions and classes (and the classes'
+# methods) are noted before the first answer cell runs, and compared when a check runs.
+WATCHED = ("numpy", "pandas", "math", "builtins", "operator", "functools", "itertools",
+           "collections", "statistics", "course_utils.exercises", "course_utils.metrics",
+           "course_utils.ensemble", "course_utils.baselines", "course_extra_checks")
+_UNSTABLE = {"input", "raw_input", "exit", "quit", "get_ipython", "display", "help",
+             "copyright", "credits", "license"}  # IPython and ipykernel rebind these
+_NOTED: dict[str, tuple[Any, dict[str, Any]]] = {}
+
+
+def _watched(name: str) -> bool:
+    return any(name == w or name.startswith(w + ".") or (w == "course_extra_checks"
+                                                          and name.startswith(w)) for w in WATCHED)
+
+
+def _public_callables(namespace: dict) -> dict[str, Any]:
+    return {k: v for k, v in list(namespace.items())
+            if not k.startswith("_") and k not in _UNSTABLE and callable(v)}
+
+
+def note_libraries(keys: Iterable[str] = ()) -> None:
+    """Note the functions and classes of the watched modules (the grader's own cell,
+    run before the first answer cell), after importing the checkers of ``keys``."""
+    import sys
+
+    from course_utils.exercises import registry
+
+    for key in keys:
+        try:
+            registry.get(key)
+        except registry.UnknownExercise:  # reported when its check runs
+            pass
+    for name, module in list(sys.modules.items()):
+        if module is None or not _watched(name):
+            continue
+        attrs = _public_callables(vars(module))
+        for attr, value in list(attrs.items()):
+            if isinstance(value, type) and value.__module__ == name:
+                for method, impl in _public_callables(dict(vars(value))).items():
+                    attrs[f"{attr}.{method}"] = impl
+        _NOTED[name] = (module, attrs)
+
+
+def changed_libraries() -> list[str]:
+    """The noted functions and methods that are no longer what they were.
+
+    Example
+    -------
+    >>> note_libraries(); changed_libraries()
+    []
+    """
+    changed = []
+    for name, (module, attrs) in _NOTED.items():
+        for attr, value in attrs.items():
+            owner, _, method = attr.partition(".")
+            now = vars(module).get(owner)
+            if method:
+                now = vars(now).get(method) if isinstance(now, type) else None
+            if now is not value:
+                changed.append(f"{name}.{attr}")
+    return changed
+
+
+def restore_libraries() -> None:
+    """Put back every noted function and method that an answer replaced."""
+    for name, (module, attrs) in _NOTED.items():
+        for attr, value in attrs.items():
+            owner, _, method = attr.partition(".")
+            target = vars(module).get(owner) if method else module
+            if isinstance(target, type) or target is module:
+                try:
+                    setattr(target, method or owner, value)
+                except (AttributeError, TypeError):  # a built-in type: it cannot change
+                    pass
+
 
 def provenance(answer: Any) -> str | None:
     """Why ``answer`` is not the student's own object (``None`` when it is).
@@ -324,13 +433,17 @@ def report(key: str, answer: Any) -> None:
 
     from course_utils.exercises import registry
 
+    ex = registry.get(key)
     problem = provenance(answer)
+    result = None if problem else registry.evaluate(key, answer)
+    changed = changed_libraries()  # by the answer cell, or while the checker called the answer
+    if changed:
+        restore_libraries()  # so that the next checks are fair
+        problem = (f"the answer changed {', '.join(changed[:3])}: an answer may not change "
+                   "a library")
     if problem:
-        ex = registry.get(key)
         result = registry.Result(key, False, f"{registry.FAIL_MARK} {key} ({ex.title}): not "
                                  f"graded.\n  {problem}", ex.points, "rejected")
-    else:
-        result = registry.evaluate(key, answer)
     print(result.message, flush=True)
     display({RECORD_MIME: result.to_json()}, raw=True)
 
