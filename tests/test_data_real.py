@@ -225,3 +225,23 @@ def test_course_run_data_dir_requires_a_real_source(tmp_path):
     from course_utils.cli import main
 
     assert main(["run", "01", "--profile", "ci", "--data-dir", str(tmp_path)]) == 2
+
+
+def test_the_list_reader_holds_one_block_not_the_file(tmp_path):
+    """pyarrow's own streaming reader parsed the whole file ahead; the loader must not."""
+    import pyarrow as pa
+
+    from course_utils.data import read, schema
+
+    header = (REAL / "kaggle" / "UserAnimeList.csv").read_text().splitlines()[0]
+    line = "reader_b,2104,26,0000-00-00,0000-00-00,7,2,0,0,1400000000,"
+    path = tmp_path / "UserAnimeList.csv"
+    path.write_text(header + "\n" + "\n".join([line] * 200_000) + "\n")  # about 12 MB
+    block = 1 << 18
+    before = pa.total_allocated_bytes()
+    batches = read.iter_lists(path, schema.LIST_NEEDED, schema.LIST_OPTIONAL, block_size=block)
+    first_line, batch = next(batches)
+    held = pa.total_allocated_bytes() - before
+    assert first_line == 2 and 0 < batch.num_rows <= block // len(line) + 1
+    assert held < 8 * block  # a few blocks' worth, while the file is about 48 blocks
+    assert sum(b.num_rows for _, b in batches) + batch.num_rows == 200_000
