@@ -173,3 +173,21 @@ def test_older_code_does_not_replace_newer_data(tmp_path):
     (folder / "generator.json").write_text(json.dumps(meta))
     with pytest.raises(RuntimeError, match="restart the Python kernel"):
         generate("ci", seed=2, out_dir=folder, n_users=30, n_items=40, mean_history=8)
+
+
+def test_score_missing_slope_makes_the_blanks_hide_low_opinions(tmp_path):
+    """The knob chapter 02's exercise turns: missing at random (0) or not (> 0)."""
+    gap = {}
+    for slope in (0.0, 1.5):
+        out = generate(n_users=400, n_items=200, mean_history=40, seed=3,
+                       out_dir=tmp_path / f"slope{slope}",
+                       params=GenParams(score_missing_slope=slope))
+        ds = load("synthetic", data_dir=out, cache=False)
+        inter, truth = ds.interactions, ds.truth
+        blank, scored = inter[inter["rating"] == 0], inter[inter["rating"] > 0]
+        gap[slope] = (truth.expected_rating(scored["user"], scored["item"]).mean()
+                      - truth.expected_rating(blank["user"], blank["item"]).mean())
+    # at random, the blanks hide opinions like the scored ones (within a tenth of a point);
+    # with the slope they hide clearly lower ones
+    assert abs(gap[0.0]) < 0.1
+    assert gap[1.5] > 0.5

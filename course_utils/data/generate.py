@@ -86,6 +86,9 @@ class GenParams:
     plan_share: float = 0.1  # share of list entries that are "plan to watch"
     scored_share: float = 0.85  # mean probability of scoring a completed anime
     never_scoring_share: float = 0.05  # users who never give a score
+    # missing not at random: log-odds of scoring, per point of the latent score above mu
+    # (0: whether a score is left out does not depend on the opinion, the default)
+    score_missing_slope: float = 0.0
     # quirks of the raw files (shares of rows / users)
     duplicate_share: float = 0.003
     unknown_anime_share: float = 0.002
@@ -580,6 +583,10 @@ def _entry_values(rng, out, cat: Catalogue, users: Users, prm: GenParams, n_hist
         "ij,ij->i", users.factors[user], cat.factors[item])
     r = np.clip(np.rint(x + rng.normal(0, prm.noise_sd, n)), 1, 10).astype(np.int8)
     share = users.scores_share[user] * np.select([status == 1, status == 3, status == 4], [0.55, 0.5, 0.7], 1.0)
+    if prm.score_missing_slope:
+        # a low opinion makes a blank score more likely: logit(share) moves with x - mu
+        odds = np.log(np.clip(share, 1e-6, 1 - 1e-6) / np.clip(1 - share, 1e-6, None))
+        share = 1 / (1 + np.exp(-(odds + prm.score_missing_slope * (x - prm.mu))))
     scored = (rng.random(n) < share) & ~planning
     score = np.where(scored, r, 0).astype(np.int8)
     # watched episodes
