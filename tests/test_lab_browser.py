@@ -70,6 +70,25 @@ def _solution_lines(source: str) -> list[str]:
     return lines
 
 
+def _choice_probe(work: Path) -> Path:
+    """A notebook (under build/, git-ignored) with a live Choice, as chapter 11 uses it."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell(
+                    'from course_utils.live import Choice\n'
+                    'choice = Choice(3, maximum=9, description="user #")\n'
+                    'choice.control()\nprint("live:", choice.live)'),
+                nbformat.v4.new_code_cell(
+                    'def view(pos):\n    print(f"the view of user #{pos}")\n\n\n'
+                    'choice.show(view)')]
+    path = work / "choice_probe.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
 @pytest.fixture(scope="module")
 def report(tmp_path_factory) -> dict:
     """Open the notebooks in the lab and return check_lab.mjs's report."""
@@ -92,6 +111,9 @@ def report(tmp_path_factory) -> dict:
          "screenshot": {"exercise": str(shots / "student-03-exercise.png"),
                         "citation": str(shots / "student-03-citation.png")}},
         {"path": RUN_ALL, "runAll": True, "runTimeoutMs": 420_000},
+        {"path": _choice_probe(work).relative_to(ROOT).as_posix(), "runAll": True,
+         "moveSlider": True, "noMarkdown": True, "screenshot": {"exercise": str(shots / "choice-slider.png"),
+                                            "citation": str(shots / "choice-slider.png")}},
     ]
     try:
         with lab_harness.running_lab(tmp_path_factory.mktemp("lab"), TOKEN,
@@ -175,6 +197,16 @@ def test_run_all_on_a_chapter_at_the_ci_profile_has_no_error_output(report):
     assert nb["executed"] == nb["codeCells"], "every code cell ran"
     assert nb["errors"] == [], "\n".join(nb["errors"])
     assert "profile 'ci'" in nb["text"]
+
+
+def test_a_live_choice_redraws_its_view_in_place_in_the_lab(report):
+    """What chapter 11's user slider does, on a probe notebook: one step right, one redraw."""
+    nb = next(nb for path, nb in report.items() if path.endswith("choice_probe.ipynb"))
+    assert nb["errors"] == [] and nb["executed"] == nb["codeCells"] == 2
+    before, after = nb["ranOutputs"]
+    assert "live: True" in before and "the view of user #3" in before
+    assert "the view of user #4" in after and "the view of user #3" not in after
+    assert after.count("the view of user") == 1, "redrawn in place, not appended"
 
 
 def test_the_lab_screenshots_are_kept(report):

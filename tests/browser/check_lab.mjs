@@ -3,7 +3,9 @@
 // Usage: node check_lab.mjs CONFIG.json REPORT.json
 //   CONFIG: {baseUrl, token, chromium, notebooks: [{path, screenshot, runAll, runCellsWith}]}
 //     runAll: run every cell (Run > Run All Cells) and wait for the kernel to finish;
-//     runCellsWith: run only the code cell containing this text and the one above it.
+//     runCellsWith: run only the code cell containing this text and the one above it;
+//     moveSlider: move the first ipywidgets slider one step (outputs before and after);
+//     noMarkdown: the notebook has no markdown cell (do not wait for one).
 //   REPORT: {notebooks: [{path, markdownCells, unrendered, raw, exercises, solutions,
 //            citations, text, codeCells, executed, errors, ranOutputs}], failures}
 //
@@ -93,10 +95,11 @@ try {
       await page.goto(`${config.baseUrl}/lab/tree/${nb.path}?token=${config.token}&reset`);
       await page.waitForSelector(".jp-NotebookPanel .jp-Notebook .jp-Cell", { timeout: 90000 });
       // the kernel is ready (status bar), and MyST has rendered every markdown cell
-      await page.waitForFunction(() => {
+      await page.waitForFunction((expectMarkdown) => {
         const md = [...document.querySelectorAll(".jp-NotebookPanel .jp-MarkdownCell")];
-        return md.length > 0 && md.every((c) => c.classList.contains("jp-mod-rendered"));
-      }, null, { timeout: 60000 });
+        return md.length > 0 === expectMarkdown
+          && md.every((c) => c.classList.contains("jp-mod-rendered") && c.querySelector(".myst"));
+      }, !nb.noMarkdown, { timeout: 60000 });
       await page.waitForSelector(".jp-Notebook-ExecutionIndicator[data-status='idle']", { timeout: 120000 })
         .catch(() => fail(where, "the kernel did not become idle within 120 s"));
       await page.waitForTimeout(2000);
@@ -137,6 +140,20 @@ try {
           await page.waitForTimeout(1000);
           ranOutputs = [await cells.nth(target).locator(".jp-OutputArea").innerText()];
         }
+      }
+      if (nb.moveSlider) {
+        // a live Choice: focus its slider, move it one step, let the views redraw
+        // each cell's own output area (an Output widget nests another one inside it)
+        const outputs = () => page.evaluate(() => [...document.querySelectorAll(
+          ".jp-NotebookPanel .jp-CodeCell .jp-OutputArea")]
+          .filter((el) => !el.parentElement.closest(".jp-OutputArea")).map((el) => el.innerText));
+        ranOutputs.push((await outputs()).join("\n"));
+        const handle = page.locator(".jp-NotebookPanel .widget-slider .noUi-handle").first();
+        await handle.waitFor({ timeout: 30000 });
+        await handle.focus();
+        await page.keyboard.press("ArrowRight");
+        await page.waitForTimeout(3000);
+        ranOutputs.push((await outputs()).join("\n"));
       }
       const found = await page.evaluate(inspectNotebook);
       if (nb.screenshot) {
