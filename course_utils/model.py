@@ -15,7 +15,8 @@ scikit-learn's conventions, so that a student who knows one knows them all:
   predicts exactly as before;
 - ``fit_seconds_`` is the wall time of ``fit`` and ``best_epoch_`` the epoch
   (counted from 1) whose parameters the model kept by watching the validation
-  data, or ``None`` when ``fit`` had no validation data (or no epochs).
+  data; ``None`` when ``fit`` had no validation data, or when the model does not
+  choose an epoch on it (the baselines, the ensembles, Spark's ALS).
 
 A model that trains in passes over the data calls their number ``epochs``
 (an SGD sweep, one ALS alternation of items then users, one Keras epoch, one
