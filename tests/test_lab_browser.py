@@ -10,7 +10,10 @@ playwright-core (tests/browser/book_harness.py):
   every solution a collapsed dropdown;
 - the student notebook of chapter 03: the exercises, their stubs and check cells,
   and no solution text; running the stub and its check prints the check's hint;
-- chapter 00, run whole (Run > Run All Cells): every code cell runs, no error output.
+- chapter 00, run whole (Run > Run All Cells): every code cell runs, no error output;
+- every other chapter: rendered, no raw MyST, every exercise a block;
+- a probe notebook with a live ``course_utils.live.Choice`` (chapter 11's slider):
+  moving the slider one step redraws its view in place.
 
 Screenshots of chapter 03 and of the student notebook go to
 ``build/screenshots/lab/``. A missing browser, Node.js or playwright-core fails
@@ -111,6 +114,8 @@ def report(tmp_path_factory) -> dict:
          "screenshot": {"exercise": str(shots / "student-03-exercise.png"),
                         "citation": str(shots / "student-03-citation.png")}},
         {"path": RUN_ALL, "runAll": True, "runTimeoutMs": 420_000},
+        *({"path": f"notebooks/{p.name}"} for p in paths.chapters()
+          if f"notebooks/{p.name}" not in (CHAPTER, RUN_ALL)),
         {"path": _choice_probe(work).relative_to(ROOT).as_posix(), "runAll": True,
          "moveSlider": True, "noMarkdown": True, "screenshot": {"exercise": str(shots / "choice-slider.png"),
                                             "citation": str(shots / "choice-slider.png")}},
@@ -139,7 +144,7 @@ def report(tmp_path_factory) -> dict:
 
 
 def _rendered_without_raw_myst(nb: dict) -> None:
-    assert nb["markdownCells"] > 10
+    assert nb["markdownCells"] > 5
     assert nb["unrendered"] == 0, "every markdown cell is rendered"
     assert nb["raw"] == [], "raw MyST left in rendered cells:\n" + "\n".join(nb["raw"])
     assert nb["pageErrors"] == []
@@ -207,6 +212,14 @@ def test_a_live_choice_redraws_its_view_in_place_in_the_lab(report):
     assert "live: True" in before and "the view of user #3" in before
     assert "the view of user #4" in after and "the view of user #3" not in after
     assert after.count("the view of user") == 1, "redrawn in place, not appended"
+
+
+def test_every_chapter_renders_without_raw_myst_in_the_lab(report):
+    for chapter in paths.chapters():
+        nb = report[f"notebooks/{chapter.name}"]
+        _rendered_without_raw_myst(nb)
+        assert [ex["id"] for ex in nb["exercises"]] == _labels(chapter.read_text()), chapter.name
+        assert all(not solution["open"] for solution in nb["solutions"]), chapter.name
 
 
 def test_the_lab_screenshots_are_kept(report):
