@@ -104,3 +104,14 @@ def test_07_inverted_dropout_keeps_the_mean_and_adds_the_predicted_variance(ch07
     # and every kept value is 2, so the variance is 1 - (mean - 1)^2
     assert abs(ch07["dropout_demo_mean"] - 1.0) < 4 * (1 / 128_000) ** 0.5
     assert abs(ch07["dropout_demo_var"] - (1 - (ch07["dropout_demo_mean"] - 1) ** 2)) < 1e-5
+
+
+def test_07_most_parameters_are_in_the_embeddings(ch07):
+    # dropout after the dense layer leaves these to early stopping alone
+    assert ch07["embedding_parameter_share"] > 0.5
+
+
+def test_06_epsilon_inside_the_root_shrinks_some_embedding_steps_several_fold(ch06):
+    # sqrt(q + eps) / (sqrt(q) + eps) >= 1 for every weight; for some embedding weights > 2
+    assert ch06["adam_eps_shrink_user_embedding"] >= 1.0
+    assert ch06["adam_eps_share_shrunk_2x_user_embedding"] > 0.0

@@ -115,13 +115,18 @@ def fitted(spark):
 
 @pytest.mark.spark
 def test_spark_als_matches_numpy_als_wr(fitted):
-    """Same problem (λ n_u weighting, no biases), same settings: about the same RMSE."""
+    """Same problem (λ n_u weighting, no biases), same settings: the same RMSE, up to the
+    spread that the random start alone causes between NumPy runs."""
     model, train, test = fitted
-    numpy_als = ALSMatrixFactorization(rank=4, reg=0.1, epochs=10, weighted_reg=True,
-                                       biases=False, global_mean=False).fit(train)
+    numpy_rmses = []
+    for seed in (0, 1, 2):
+        numpy_als = ALSMatrixFactorization(rank=4, reg=0.1, epochs=10, weighted_reg=True,
+                                           biases=False, global_mean=False, seed=seed).fit(train)
+        numpy_rmses.append(metrics.rmse(test["rating"], numpy_als.predict(test["user"], test["item"])))
     spark_rmse = metrics.rmse(test["rating"], model.predict(test["user"], test["item"]))
-    numpy_rmse = metrics.rmse(test["rating"], numpy_als.predict(test["user"], test["item"]))
-    assert spark_rmse == pytest.approx(numpy_rmse, rel=0.02)
+    numpy_rmse = float(np.mean(numpy_rmses))
+    assert abs(spark_rmse - numpy_rmse) <= max(numpy_rmses) - min(numpy_rmses)
+    assert spark_rmse == pytest.approx(numpy_rmse, rel=0.01)
     # and the unweighted reading of eq. 4.2 is a different problem with another answer
     other = ALSMatrixFactorization(rank=4, reg=0.1, epochs=10, weighted_reg=False,
                                    biases=False, global_mean=False).fit(train)
@@ -275,8 +280,11 @@ def test_chapter_als_code_runs_on_a_standalone_cluster(tmp_path):
 def test_chapter_05_numbers(chapter_results):
     r = chapter_results("05_spark_als")
     # Spark's ALS and the NumPy ALS-WR at the same settings: the same RMSE, up to the
-    # spread that the random start alone causes (3% is about twice that spread at ci)
-    assert r["spark_vs_numpy_relative_difference"] < 0.03
+    # spread that the random start alone causes between NumPy seeds ...
+    gap = abs(r["rmse_spark_als"] - r["rmse_numpy_als_wr"])
+    assert gap <= r["rmse_numpy_als_wr_seed_spread"]
+    # ... and well inside the 2.3 % spread of the thesis's Table 5.1 (1.130 to 1.157)
+    assert r["spark_vs_numpy_relative_difference"] < 0.01
     # ... and the unweighted reading of eq. 4.2 with the same λ is farther away
     assert (abs(r["rmse_numpy_als_unweighted"] - r["rmse_numpy_als_wr"])
             > abs(r["rmse_spark_als"] - r["rmse_numpy_als_wr"]))
