@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.big:
         sizes.append(20_000_000)
 
-    from course_utils.spark import get_spark, stop_spark
+    from course_tools.spark_session import get_spark, stop_spark
 
     report = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                           "numpy": version("numpy"), "numba": version("numba"),

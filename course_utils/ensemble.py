@@ -81,7 +81,6 @@ __all__ = [
     "blend_split",
     "fit_learners",
     "holdout_level_one",
-    "beta_network_learner",
     "out_of_fold_level_one",
     "in_sample_level_one",
     "make_meta_learner",
@@ -300,60 +299,6 @@ class LevelOne:
                         None if self.fold_models is None
                         else [{n: fm[n] for n in names} for fm in self.fold_models],
                         self.folds, dict(self.info))
-
-
-def beta_network_learner(cfg: Any, embedding_size: int, *, epochs: int | None = None,
-                         directory: Any = None, **overrides: Any) -> Learner:
-    """A learner for the beta network of ``embedding_size``, reusing saved networks.
-
-    Every fit goes through :func:`course_utils.cache.load_or_fit`, keyed by the
-    training rows and the settings: a saved network is reused only when it was
-    trained on exactly these rows, so a network that saw other data (for
-    example the blend or held-out fold) is never taken by mistake.
-
-    - ``tag == "full"``: ``load_or_fit(beta_network(cfg, embedding_size), train,
-      valid)``, the very call of chapter 07, so its saved network comes back
-      without training.
-    - any other tag (``"blend"``, ``"fold2of3"``): with ``epochs`` given, the
-      network trains for exactly that many epochs without early stopping and
-      without looking at ``valid`` (the chapter uses the epoch count early
-      stopping chose for the full network).
-
-    Parameters
-    ----------
-    cfg
-        The chapter's profile (its ``nn`` section and seed).
-    embedding_size
-        100, 128 or 150 for the thesis's networks.
-    epochs
-        Fixed epochs for the non-``full`` fits (``None``: the profile's, with
-        early stopping on ``valid``).
-    directory
-        Another cache folder than ``build/cache/models`` (tests use one).
-    overrides
-        More :class:`~course_utils.nn.EmbeddingRegressor` arguments for the
-        non-``full`` fits (e.g. ``n_users``, ``n_items``).
-
-    Example
-    -------
-    >>> fit = beta_network_learner(cfg, 128, epochs=3)          # doctest: +SKIP
-    >>> net = fit(fold_train, valid, "fold1of3")                # doctest: +SKIP
-    """
-    def fit(train: pd.DataFrame, valid: pd.DataFrame | None, tag: str) -> Any:
-        from course_utils.cache import load_or_fit
-        from course_utils.nn import beta_network  # TensorFlow loads only when needed
-
-        if tag == "full":
-            return load_or_fit(beta_network(cfg, embedding_size), train, valid,
-                               directory=directory)
-        extra = dict(overrides)
-        if epochs is not None:
-            extra.update(epochs=int(epochs), patience=None)
-            valid = None
-        return load_or_fit(beta_network(cfg, embedding_size, **extra), train, valid,
-                           directory=directory)
-
-    return fit
 
 
 def holdout_level_one(learners: Mapping[str, Any], train: pd.DataFrame,

@@ -9,7 +9,7 @@ import pytest
 os.environ.setdefault("COURSE_PROFILE", "ci")
 
 from course_utils import paths  # noqa: E402
-from course_utils.runner import resolve_chapters, results_path, run_chapter  # noqa: E402
+from course_tools.runner import resolve_chapters, results_path, run_chapter  # noqa: E402
 
 PROFILE = "ci"
 

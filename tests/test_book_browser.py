@@ -21,11 +21,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-import course_utils.book
+import course_tools.book
 from course_utils import paths
-from course_utils.book.assemble import (JUPYTERHUB_ENV, book_dir, load_config,
+from course_tools.book.assemble import (JUPYTERHUB_ENV, book_dir, load_config,
                                         repository_url, source_dir)
-from course_utils.book.build import build_book, html_dir, node_dir
+from course_tools.book.build import build_book, html_dir, node_dir
 
 sys.path.insert(0, str(Path(__file__).parent / "browser"))
 import book_harness as harness  # noqa: E402
@@ -36,7 +36,7 @@ PROFILE = os.environ.get("COURSE_BROWSER_PROFILE", "ci")
 
 def _newest_input() -> float:
     inputs = [*paths.executed_dir(PROFILE).glob("*"), *paths.chapters(),
-              *book_dir().rglob("*"), *Path(course_utils.book.__file__).parent.glob("*.py")]
+              *book_dir().rglob("*"), *Path(course_tools.book.__file__).parent.glob("*.py")]
     return max(p.stat().st_mtime for p in inputs if p.is_file())
 
 

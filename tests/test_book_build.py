@@ -2,7 +2,7 @@
 
 The chapters are tests/fixtures/book/notebooks/*.md, in a temporary course
 folder (``COURSE_HOME``) with a copy of book/: they are executed by the course's
-runner and built by ``course_utils.book.build.build_book`` exactly as the real
+runner and built by ``course_tools.book.build.build_book`` exactly as the real
 book is. Independent of the course's own chapters, so it tests the machinery.
 """
 from __future__ import annotations
@@ -18,9 +18,9 @@ import pytest
 import yaml
 
 from course_utils import paths
-from course_utils.book.assemble import INSTALL_MARKER, BookError, source_dir
-from course_utils.book.build import build_book
-from course_utils.book.check import scan_html
+from course_tools.book.assemble import INSTALL_MARKER, BookError, source_dir
+from course_tools.book.build import build_book
+from course_tools.book.check import scan_html
 
 sys.path.insert(0, str(Path(__file__).parent / "browser"))
 import book_harness as harness  # noqa: E402

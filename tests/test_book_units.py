@@ -12,8 +12,8 @@ import pytest
 import yaml
 
 from course_utils import paths
-from course_utils.book import assemble, check, stats
-from course_utils.book.assemble import Chapter
+from course_tools.book import assemble, check, stats
+from course_tools.book.assemble import Chapter
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
@@ -309,7 +309,7 @@ def test_invalid_stats_file_names_itself(tmp_path):
 # ------------------------------------------------------------- command and workflow
 
 def test_course_book_command_is_registered():
-    from course_utils.cli import build_parser
+    from course_tools.cli import build_parser
 
     parser = build_parser()
     args = parser.parse_args(["book", "--profile", "ci", "--no-execute"])

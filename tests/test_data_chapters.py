@@ -52,7 +52,7 @@ def _run_on(chapter: str, source: str, sample: Path, tmp_path: Path) -> dict:
     """Execute ``chapter`` with ``DATA_SOURCE = source`` on a copy of a sample folder."""
     import papermill
 
-    from course_utils.runner import _kernel_manager_class, to_ipynb
+    from course_tools.runner import _kernel_manager_class, to_ipynb
 
     home = tmp_path / "home"
     shutil.copytree(sample, home / "data" / source)
@@ -95,7 +95,7 @@ def test_chapters_run_on_the_cooper_sample(chapter, tmp_path):
     ("cooper", "kaggle_cooper", (16, 13))])
 def test_chapter_01_runs_on_the_real_row_fixtures(folder, source, read_kept, tmp_path, monkeypatch):
     """`course run 01 --source S --data-dir FOLDER` on the real-row fixtures (see their README)."""
-    from course_utils.runner import run_chapter
+    from course_tools.runner import run_chapter
 
     monkeypatch.setenv("COURSE_HOME", str(tmp_path))  # executed notebooks and caches go here
     (tmp_path / "notebooks").mkdir()

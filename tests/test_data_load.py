@@ -138,7 +138,7 @@ def test_concurrent_loads_build_the_cache_once(tmp_path):
 
 
 def test_course_data_commands(tmp_path, capsys, monkeypatch):
-    from course_utils.cli import main
+    from course_tools.cli import main
 
     monkeypatch.setenv("COURSE_HOME", str(tmp_path))  # the cache goes to tmp_path/build
 

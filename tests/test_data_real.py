@@ -222,7 +222,7 @@ def test_tie_key_is_a_permutation_of_ties_not_of_items():
 
 
 def test_course_run_data_dir_requires_a_real_source(tmp_path):
-    from course_utils.cli import main
+    from course_tools.cli import main
 
     assert main(["run", "01", "--profile", "ci", "--data-dir", str(tmp_path)]) == 2
 

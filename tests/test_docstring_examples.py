@@ -1,4 +1,4 @@
-"""The example in every ``course_utils`` docstring runs and prints what it shows.
+"""The example in every ``course_utils`` and ``course_tools`` docstring runs and prints what it shows.
 
 A student reads these examples before the code; one that no longer runs teaches the
 wrong thing. Examples that need a generated dataset, Spark or a trained network are
@@ -13,9 +13,11 @@ import pkgutil
 
 import pytest
 
+import course_tools
 import course_utils
 
-MODULES = sorted(info.name for info in pkgutil.walk_packages(course_utils.__path__, "course_utils."))
+MODULES = sorted(info.name for package in (course_utils, course_tools)
+                 for info in pkgutil.walk_packages(package.__path__, f"{package.__name__}."))
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -2,7 +2,7 @@
 import subprocess
 import sys
 
-from course_utils import doctor
+from course_tools import doctor
 
 
 def test_missing_java_is_reported_with_a_fix(tmp_path):
@@ -56,7 +56,7 @@ def test_unknown_source_is_reported(tmp_path):
 
 
 def test_course_doctor_command_exits_nonzero_on_failure():
-    result = subprocess.run([sys.executable, "-m", "course_utils.cli", "doctor",
+    result = subprocess.run([sys.executable, "-m", "course_tools.cli", "doctor",
                              "--profile", "huge", "--skip-tensorflow"],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 1

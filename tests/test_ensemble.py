@@ -303,7 +303,7 @@ def test_averaged_model_averages():
 @pytest.mark.integration  # trains Keras networks
 def test_beta_network_learner_reuses_a_saved_network_only_for_the_same_rows(tmp_path):
     from course_utils.config import get_profile
-    from course_utils.ensemble import beta_network_learner
+    from course_utils.nn import beta_network_learner
 
     cfg = get_profile("ci")
     cfg.sections["nn"] = {**cfg["nn"], "dense_units": [4], "batch_size": 256}

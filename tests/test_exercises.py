@@ -15,7 +15,7 @@ from course_utils import paths
 from course_utils.exercises import (CheckFailed, UnknownExercise, Wrong, check, evaluate,
                                     exercise, load_all, load_checks)
 from course_utils.exercises import registry
-from course_utils.exercises.student import check_keys, outline
+from course_tools.grading.student import check_keys, outline
 
 FIXTURES = Path(__file__).parent / "fixtures" / "exercises"
 load_checks(FIXTURES / "demo_checks.py")

@@ -26,10 +26,10 @@ import nbformat
 import pytest
 
 from course_utils import paths
-from course_utils.cli import main
-from course_utils.exercises import answers
-from course_utils.exercises.student import STUB, check_keys
-from course_utils.exercises.grade import (GradingError, _choose, _course_assignments,
+from course_tools.cli import main
+from course_tools.grading import answers
+from course_tools.grading.student import STUB, check_keys
+from course_tools.grading.grade import (GradingError, _choose, _course_assignments,
                                           _file_changes, find_submissions, folder_digest, grade,
                                           load_assignment)
 
@@ -295,7 +295,7 @@ def test_an_interrupt_ends_every_process_and_writes_the_graded(tmp_path, signame
         shutil.copy(SUBMISSIONS / f"{name}.ipynb", subs)
     out = tmp_path / "grades.csv"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "course_utils.cli", "grade", str(subs), "--out", str(out),
+        [sys.executable, "-m", "course_tools.cli", "grade", str(subs), "--out", str(out),
          "--checks", str(CHECKS), "--assignment", str(DEMO), "--timeout", "300"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=paths.repo_root())
     grader, seen = psutil.Process(proc.pid), {}

@@ -13,8 +13,8 @@ import nbformat
 import pytest
 
 from course_utils import paths
-from course_utils.exercises import student
-from course_utils.exercises.student import STUB, cut_solution, outline, student_notebook
+from course_tools.grading import student
+from course_tools.grading.student import STUB, cut_solution, outline, student_notebook
 
 FIXTURES = Path(__file__).parent / "fixtures" / "exercises"
 DEMO = FIXTURES / "chapter" / "90_demo.md"
@@ -133,7 +133,7 @@ def test_committed_student_notebooks_are_up_to_date():
 
 
 def test_course_student_check_command(tmp_path, capsys):
-    from course_utils.cli import main
+    from course_tools.cli import main
 
     out = tmp_path / "student"
     argv = ["student", "00", "--out", str(out)]
@@ -187,7 +187,7 @@ def _solution_texts(chapter: Path) -> list[str]:
 
 @pytest.fixture(scope="module")
 def handout(tmp_path_factory):
-    from course_utils.cli import main
+    from course_tools.cli import main
 
     out = tmp_path_factory.mktemp("handout") / "course"
     assert main(["student", "--handout", str(out)]) == 0
@@ -253,7 +253,7 @@ def test_handout_library_imports_and_checks_without_checker_sources(handout):
 
 
 def test_handout_needs_an_empty_folder(tmp_path, capsys):
-    from course_utils.cli import main
+    from course_tools.cli import main
 
     (tmp_path / "old.txt").write_text("x")
     assert main(["student", "--handout", str(tmp_path)]) == 2

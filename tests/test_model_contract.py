@@ -50,7 +50,8 @@ def _seq(kind):
 
 
 def _spark():
-    from course_utils.spark import SparkALS, get_spark
+    from course_tools.spark_session import get_spark
+    from course_utils.spark import SparkALS
     return SparkALS(rank=2, epochs=2, num_blocks=1, spark=get_spark())
 
 

@@ -5,7 +5,7 @@ import textwrap
 import pytest
 
 from course_utils import paths
-from course_utils.runner import ChapterNotFound, resolve_chapters, run_chapter
+from course_tools.runner import ChapterNotFound, resolve_chapters, run_chapter
 
 HEADER = textwrap.dedent("""\
     ---

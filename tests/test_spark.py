@@ -1,4 +1,4 @@
-"""course_utils.spark: settings, the Java check, Spark's ALS against the NumPy ALS,
+"""course_utils.spark and course_tools.spark_session: settings, the Java check, Spark's ALS against the NumPy ALS,
 and a real standalone cluster on 127.0.0.1."""
 from __future__ import annotations
 
@@ -13,18 +13,18 @@ import pandas as pd
 import pytest
 
 from course_utils import metrics
-from course_utils import spark as course_spark
-from course_utils.mf import ALSMatrixFactorization
-from course_utils.spark import (
+from course_tools import spark_session as course_spark
+from course_tools.spark_session import (
     JavaNotFoundError,
     LocalCluster,
-    SparkALS,
     default_master,
     get_spark,
     java_home,
     spark_conf,
     stop_spark,
 )
+from course_utils.mf import ALSMatrixFactorization
+from course_utils.spark import SparkALS
 
 
 # --------------------------------------------------------------------------
@@ -203,7 +203,7 @@ def test_second_master_while_running_is_a_clear_error(spark):
 def test_session_start_prints_nothing(tmp_path):
     """Spark's start-up lines (log4j, the JVM's incubator warning) stay out of the output."""
     code = textwrap.dedent("""
-        from course_utils.spark import get_spark, stop_spark
+        from course_tools.spark_session import get_spark, stop_spark
         spark = get_spark("local[1]")
         assert spark.range(5).count() == 5
         rdd = spark.sparkContext.parallelize(range(10))

@@ -38,11 +38,11 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from filelock import FileLock
 
 from course_utils import paths
 from course_utils.config import check_source
 from course_utils.data import clean, read, schema
-from course_utils.data.lock import file_lock
 from course_utils.data.errors import (KAGGLE_COOPER_INSTRUCTIONS, KAGGLE_MAL_INSTRUCTIONS,
                                       DataFilesMissingError, DataFormatError)
 from course_utils.data.truth import Truth
@@ -308,7 +308,9 @@ def load(source: str = "synthetic", data_dir: str | Path | None = None, profile:
     target = _cache_folder(root, source, folder, list(dict.fromkeys(inputs)), seed)
     if (target / "meta.json").exists():
         return _read_cache(target, source)
-    with file_lock(target.parent / target.name.rsplit("-", 1)[0]):  # one builder at a time
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # one builder at a time: a notebook or test worker that comes second waits, then reads
+    with FileLock(target.parent / f".{target.name.rsplit('-', 1)[0]}.lock"):
         if (target / "meta.json").exists():
             return _read_cache(target, source)
         ds = _build(source, folder, files, profile, seed)

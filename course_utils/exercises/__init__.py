@@ -1,4 +1,4 @@
-"""Exercises: automatic checks for students, student notebooks and grading for instructors.
+"""Exercises: the automatic checks a student calls from the chapters.
 
 In a chapter, an auto-checked exercise ends with::
 
@@ -11,14 +11,9 @@ which prints ``✔ ... correct`` or what went wrong with a hint. The modules:
     :func:`check`, :func:`evaluate` and the ``@exercise`` decorator checkers use.
 ``chNN``
     The checkers of chapter ``NN`` (one module per chapter).
-``student``
-    Student notebooks from the chapters (``course student``).
-``grade``
-    Grading a folder of submitted notebooks (``course grade``).
-``answers``
-    What decides the points: the student's answer cells in the instructor's copy.
-``handout``
-    What students get: notebooks and library, no solutions (``course student --handout``).
+
+Student notebooks, hand-outs and grading for instructors are machinery, in
+:mod:`course_tools.grading`.
 
 Example
 -------

@@ -11,7 +11,7 @@ Where results go
     :func:`check` prints a message for the student. When the environment
     variable ``COURSE_GRADE_FILE`` is set, it also appends one JSON line per
     check to that file (a log for a student's own tools: ``course grade`` never
-    reads it; it runs the checks itself, see ``answers``). When the course runner executes a
+    reads it; it runs the checks itself, see ``course_tools.grading.answers``). When the course runner executes a
     chapter (``COURSE_RESULTS_FILE`` set, or ``COURSE_CHECK_STRICT=1``), a
     failing check raises :class:`CheckFailed`, so a solution that rots fails CI.
 

@@ -38,7 +38,7 @@ from course_utils.nn.network import (  # noqa: E402
     build_rating_network,
 )
 from course_utils.nn.pipeline import as_arrays, make_dataset  # noqa: E402
-from course_utils.nn.store import beta_network, beta_params  # noqa: E402
+from course_utils.nn.store import beta_network, beta_network_learner, beta_params  # noqa: E402
 
 # Validation RMSE of thesis Table 5.1 (its own data and split, not the course's).
 THESIS_TABLE_5_1 = {
@@ -52,6 +52,6 @@ THESIS_TABLE_5_1 = {
 
 __all__ = [
     "tf", "keras", "build_rating_network", "EmbeddingRegressor", "BETA_EMBEDDING_SIZES",
-    "make_dataset", "as_arrays", "beta_network", "beta_params",
+    "make_dataset", "as_arrays", "beta_network", "beta_network_learner", "beta_params",
     "NumpyAdam", "NumpySGD", "THESIS_TABLE_5_1",
 ]

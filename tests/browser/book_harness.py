@@ -157,7 +157,7 @@ def page_specs(html_dir: Path, source_dir: Path) -> list[dict[str, Any]]:
     """
     import nbformat
 
-    from course_utils.book.assemble import chapter_title
+    from course_tools.book.assemble import chapter_title
 
     specs = []
     for page in site_pages(html_dir):

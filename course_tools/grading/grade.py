@@ -7,7 +7,7 @@ scratch copy of the student's folder (``HOME`` and ``TMPDIR`` point into it):
 
 1. **grading**: the grader builds a notebook from the instructor's copy of the
    assignment in which only the student's answer cells are the student's
-   (:mod:`course_utils.exercises.answers`), runs it in a fresh kernel, and reads
+   (:mod:`course_tools.grading.answers`), runs it in a fresh kernel, and reads
    each check's result from a pipe that the kernel never sees. These results,
    and nothing the submission writes, decide the points; a check never reached
    scores zero;
@@ -29,7 +29,7 @@ instructors page).
 
 Example
 -------
->>> from course_utils.exercises.grade import find_submissions
+>>> from course_tools.grading.grade import find_submissions
 >>> from course_utils import paths
 >>> folder = paths.repo_root() / "tests/fixtures/exercises/submissions"
 >>> [s.student for s in find_submissions(folder)][:2]
@@ -55,8 +55,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable
 
 
-from course_utils.exercises import answers, registry
-from course_utils.exercises.student import check_keys, student_notebook
+from course_tools.grading import answers
+from course_utils.exercises import registry
+from course_tools.grading.student import check_keys, student_notebook
 
 if TYPE_CHECKING:  # nbformat is imported where it is used: it is slow to import
     import nbformat
@@ -520,7 +521,7 @@ def _grade_answers(run: NotebookRun, sub: Submission, notebook: Path, rel: str,
     sandbox = Path(tempfile.mkdtemp(prefix="course-grade-"))
     try:
         cwd = _prepare_sandbox(sandbox, sub, notebook, rel)
-        cmd = [sys.executable, "-m", "course_utils.exercises._execute", str(source), str(output),
+        cmd = [sys.executable, "-m", "course_tools.grading._execute", str(source), str(output),
                "--cwd", str(cwd), "--status", str(status_file), "--profile", profile,
                "--result-fd", str(write_fd)]
         if cell_timeout:
@@ -559,7 +560,7 @@ def _feedback_run(run: NotebookRun, sub: Submission, notebook: Path, rel: str, s
     try:
         cwd = _prepare_sandbox(sandbox, sub, notebook, rel)
         before = _snapshot(sandbox)
-        cmd = [sys.executable, "-m", "course_utils.exercises._execute",
+        cmd = [sys.executable, "-m", "course_tools.grading._execute",
                str(stem.with_suffix(".input.ipynb")), str(output), "--cwd", str(cwd),
                "--status", str(status_file), "--profile", profile]
         if cell_timeout:

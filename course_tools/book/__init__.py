@@ -2,13 +2,13 @@
 
 Modules, in the order a build uses them:
 
-- :mod:`course_utils.book.check` — scans executed chapters for warnings, errors
+- :mod:`course_tools.book.check` — scans executed chapters for warnings, errors
   and tracebacks, and the built site for files loaded from other hosts;
-- :mod:`course_utils.book.stats` — the execution-statistics page;
-- :mod:`course_utils.book.assemble` — writes ``build/book_src/<profile>/`` from
+- :mod:`course_tools.book.stats` — the execution-statistics page;
+- :mod:`course_tools.book.assemble` — writes ``build/book_src/<profile>/`` from
   ``book/`` and the executed chapters, with a generated table of contents;
-- :mod:`course_utils.book.build` — runs the steps and ``jupyter-book build``;
-- :mod:`course_utils.book.cli` — ``course book`` and ``course book check``.
+- :mod:`course_tools.book.build` — runs the steps and ``jupyter-book build``;
+- :mod:`course_tools.book.cli` — ``course book`` and ``course book check``.
 
 Example
 -------

@@ -34,7 +34,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
-from course_utils.exercises.student import STUB
+from course_tools.grading.student import STUB
 
 if TYPE_CHECKING:  # nbformat is imported where it is used: it is slow to import
     import nbformat
@@ -101,7 +101,7 @@ def check_calls(source: str) -> tuple[list[str], str]:
         lines[node.lineno - 1:node.end_lineno] = [
             " " * node.col_offset + f"_course_report({key!r}, {answer})"]
     if keys:
-        lines.insert(0, "from course_utils.exercises.answers import report as _course_report")
+        lines.insert(0, "from course_tools.grading.answers import report as _course_report")
     return keys, "\n".join(lines)
 
 
@@ -291,7 +291,7 @@ def grading_notebook(instructor: Any, submission: Any, profile: str = "ci",
             continue
         if i in answers:
             if not noted:
-                cells.append(_grader_cell("from course_utils.exercises.answers import "
+                cells.append(_grader_cell("from course_tools.grading.answers import "
                                           f"note_libraries as _course_note\n_course_note({keys!r})"))
                 noted = True
             theirs = answers[i]

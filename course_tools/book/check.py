@@ -166,7 +166,7 @@ def fix_hint(problems: Iterable[Problem]) -> str:
         "warning": "fix the cause of the warning; if a library's warning cannot be "
                    "fixed, filter that exact warning in the module, with a comment saying why",
         "stderr": "something wrote to stderr (framework logs?): quiet it "
-                  "(course_utils.hygiene, Keras verbose=0/2, course_utils.spark)",
+                  "(course_utils.hygiene, Keras verbose=0/2, course_tools.spark_session)",
         "progress-bar": "a progress bar was stored: use verbose=0 or 2 in Keras fit, "
                         "disable tqdm bars in stored outputs",
         "widget": "a widget was stored: widgets need JavaScript from the internet; "

@@ -15,8 +15,8 @@ from pathlib import Path
 
 
 def _cmd_student(args: argparse.Namespace) -> int:
-    from course_utils.exercises import student
-    from course_utils.runner import ChapterNotFound, resolve_chapters
+    from course_tools.grading import student
+    from course_tools.runner import ChapterNotFound, resolve_chapters
 
     try:
         chapters = resolve_chapters(args.chapters)
@@ -24,7 +24,7 @@ def _cmd_student(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.handout:
-        from course_utils.exercises.handout import HandoutError, write_handout
+        from course_tools.grading.handout import HandoutError, write_handout
 
         try:
             files = write_handout(Path(args.handout), chapters)
@@ -61,7 +61,7 @@ def _cmd_student(args: argparse.Namespace) -> int:
 
 
 def _cmd_grade(args: argparse.Namespace) -> int:
-    from course_utils.exercises.grade import GradingError, GradingInterrupted, grade
+    from course_tools.grading.grade import GradingError, GradingInterrupted, grade
 
     try:
         grade(Path(args.submissions), Path(args.out),
@@ -80,7 +80,7 @@ def _cmd_grade(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``student`` and ``grade`` to the ``course`` command's subcommands."""
     from course_utils.config import PROFILE_NAMES
-    from course_utils.exercises.grade import DEFAULT_CELL_TIMEOUT, DEFAULT_TIMEOUT
+    from course_tools.grading.grade import DEFAULT_CELL_TIMEOUT, DEFAULT_TIMEOUT
 
     student = sub.add_parser("student", help="generate the student notebooks (solutions removed)")
     student.add_argument("chapters", nargs="*", help="e.g. 00 or 03_evaluation (default: all)")

@@ -9,7 +9,7 @@ in ``stats.json`` (read by the book's execution-statistics page).
 
 Example
 -------
->>> from course_utils.runner import resolve_chapters
+>>> from course_tools.runner import resolve_chapters
 >>> [p.stem for p in resolve_chapters(["00"])]
 ['00_getting_started']
 """

@@ -24,8 +24,8 @@ from course_utils.config import PROFILE_NAMES
 
 
 def _cmd_book(args: argparse.Namespace) -> int:
-    from course_utils.book.assemble import BookError
-    from course_utils.book.build import build_book
+    from course_tools.book.assemble import BookError
+    from course_tools.book.build import build_book
 
     profile = getattr(args, "build_profile", None) or args.profile
     try:
@@ -38,9 +38,9 @@ def _cmd_book(args: argparse.Namespace) -> int:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    from course_utils.book.assemble import find_chapters
-    from course_utils.book.build import check_executed, format_problems, html_dir
-    from course_utils.book.check import scan_html
+    from course_tools.book.assemble import find_chapters
+    from course_tools.book.build import check_executed, format_problems, html_dir
+    from course_tools.book.check import scan_html
     from course_utils.config import resolve_profile_name
 
     profile = resolve_profile_name(args.check_profile or args.profile)

@@ -9,14 +9,14 @@ Two modes:
 
 - feedback (default): the whole submission, with papermill; it decides no points.
 - ``--result-fd N``: a grading notebook built by the grader
-  (:func:`course_utils.exercises.answers.grading_notebook`), run with nbclient;
+  (:func:`course_tools.grading.answers.grading_notebook`), run with nbclient;
   after each of the grader's check cells, its result is written as one JSON line
   to the file descriptor ``N``, a pipe from the grader that the kernel never gets
   (jupyter_client starts kernels with ``close_fds``).
 
 Example
 -------
-``python -m course_utils.exercises._execute in.ipynb out.ipynb --cwd DIR --status s.json``
+``python -m course_tools.grading._execute in.ipynb out.ipynb --cwd DIR --status s.json``
 """
 from __future__ import annotations
 
@@ -68,7 +68,7 @@ def _grade(args: argparse.Namespace) -> dict[str, str]:
     import nbformat
     from nbclient import NotebookClient
 
-    from course_utils.exercises import answers
+    from course_tools.grading import answers
 
     nb = nbformat.read(args.input, as_version=4)
     pipe = os.fdopen(args.result_fd, "wb", buffering=0)

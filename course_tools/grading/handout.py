@@ -8,6 +8,8 @@ work in, and that holds no solution:
 - ``course_utils/``: the library the notebooks import, the data generator
   included, with the checkers of the exercises (``exercises/chNN``) as Python
   bytecode only (``chNN.pyc``): their reference solutions are not there as text;
+- ``course_tools/``: the ``course`` command, Spark's session and the doctor, which
+  some chapters call (it holds no solution);
 - ``pyproject.toml`` (the course's, limited to the Python version the bytecode is
   for) and ``environment.yml``, so ``pip install -e .`` installs it, and a
   ``README.md`` that says how to start and how to hand work in.
@@ -17,7 +19,7 @@ the book, the tests and the repository's history.
 
 Example
 -------
->>> from course_utils.exercises.handout import HANDOUT_README
+>>> from course_tools.grading.handout import HANDOUT_README
 >>> "pip install -e ." in HANDOUT_README
 True
 """
@@ -30,7 +32,7 @@ import sys
 from pathlib import Path
 
 from course_utils import paths
-from course_utils.exercises import student
+from course_tools.grading import student
 
 HANDOUT_README = """# {title}: the exercises
 
@@ -104,6 +106,15 @@ def _copy_library(target: Path) -> list[Path]:
     return compiled
 
 
+def _copy_tools(target: Path) -> None:
+    """Copy ``course_tools`` (the ``course`` command, Spark's session, the doctor): the
+    chapters call some of it, and none of it holds a solution."""
+    import course_tools
+
+    source = Path(course_tools.__file__).resolve().parent
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+
+
 def write_handout(out_dir: Path, chapters: list[Path] | None = None) -> list[Path]:
     """Write the hand-out into ``out_dir`` (new or empty); return the files written."""
     out_dir = Path(out_dir)
@@ -114,6 +125,7 @@ def write_handout(out_dir: Path, chapters: list[Path] | None = None) -> list[Pat
     notebooks = student.generate(chapters, out_dir / "notebooks", ("ipynb",))
     student.write(notebooks)
     _copy_library(out_dir / "course_utils")
+    _copy_tools(out_dir / "course_tools")
     (out_dir / "pyproject.toml").write_text(
         _project_file((root / "pyproject.toml").read_text(encoding="utf-8")), encoding="utf-8")
     if (root / "environment.yml").exists():

@@ -15,7 +15,7 @@ test-suite) can tell when a committed student notebook is stale.
 
 Example
 -------
->>> from course_utils.exercises.student import cut_solution
+>>> from course_tools.grading.student import cut_solution
 >>> print(cut_solution("def f(x):\\n    # solution\\n    return 2 * x"))
 def f(x):
     raise NotImplementedError  # your code here

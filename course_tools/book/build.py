@@ -3,15 +3,15 @@
 ``course book --profile book`` runs these steps in order, and stops with a
 message that says what to fix at the first one that fails:
 
-1. execute every chapter with papermill (:mod:`course_utils.runner`) — or, with
+1. execute every chapter with papermill (:mod:`course_tools.runner`) — or, with
    ``--no-execute``, reuse ``build/executed/<profile>/`` as it is;
 2. refuse chapters that failed or are older than their source, and scan the
-   stored outputs (:func:`course_utils.book.check.scan_notebook`);
+   stored outputs (:func:`course_tools.book.check.scan_notebook`);
 3. install MathJax 3 from the npm registry into ``build/node/`` (once);
-4. assemble ``build/book_src/<profile>/`` (:mod:`course_utils.book.assemble`);
+4. assemble ``build/book_src/<profile>/`` (:mod:`course_tools.book.assemble`);
 5. ``jupyter-book build`` with ``-W -n --keep-going``: any warning fails;
 6. check that no page needs a file from another host
-   (:func:`course_utils.book.check.scan_html`).
+   (:func:`course_tools.book.check.scan_html`).
 
 It returns (and the command prints) the path of the book's ``index.html``.
 
@@ -32,9 +32,9 @@ from typing import Callable
 import nbformat
 
 from course_utils import paths
-from course_utils.book.assemble import (Assembly, BookError, Chapter, assemble,
+from course_tools.book.assemble import (Assembly, BookError, Chapter, assemble,
                                         find_chapters)
-from course_utils.book.check import Problem, fix_hint, scan_html, scan_notebook
+from course_tools.book.check import Problem, fix_hint, scan_html, scan_notebook
 from course_utils.config import resolve_profile_name
 
 #: The MathJax release served with the book (npm package ``mathjax``, es5 build).
@@ -176,7 +176,7 @@ def build_book(profile: str | None = None, execute: str = "all",
     to_run = {"all": chapters, "stale": stale_chapters(chapters, profile),
               "none": []}[execute]
     if to_run:
-        from course_utils.runner import format_table, run_chapters
+        from course_tools.runner import format_table, run_chapters
 
         runs = run_chapters([c.name for c in to_run], profile, echo=echo)
         echo(format_table(runs), flush=True)
@@ -225,4 +225,4 @@ def _report_assembly(assembly: Assembly, echo: Callable[..., None]) -> None:
              + ", ".join(assembly.injected_install_cell), flush=True)
     if assembly.noise_lines_removed:
         echo(f"  dropped {assembly.noise_lines_removed} unavoidable stderr line(s) "
-             "(see course_utils.book.check.UNAVOIDABLE_STDERR)", flush=True)
+             "(see course_tools.book.check.UNAVOIDABLE_STDERR)", flush=True)

@@ -5,7 +5,7 @@ Each check returns a :class:`Check` with a status (``ok``, ``warn`` or
 
 Example
 -------
->>> from course_utils.doctor import check_profile
+>>> from course_tools.doctor import check_profile
 >>> check_profile("book").status
 'ok'
 >>> check_profile("huge").status

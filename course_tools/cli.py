@@ -16,7 +16,7 @@ from course_utils.config import DATA_SOURCES, PROFILE_NAMES
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from course_utils.runner import ChapterNotFound, format_table, run_chapters
+    from course_tools.runner import ChapterNotFound, format_table, run_chapters
 
     try:
         runs = run_chapters(args.chapters, args.profile, args.seed, args.source, args.timeout,
@@ -32,7 +32,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_doctor(args: argparse.Namespace) -> int:
-    from course_utils.doctor import format_checks, run_checks
+    from course_tools.doctor import format_checks, run_checks
 
     checks = run_checks(args.profile, args.source, with_tensorflow=not args.skip_tensorflow)
     print(format_checks(checks))
@@ -63,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     # Other parts of the course add their subcommands through a `register`
     # function in these modules (data generation, student notebooks, the book).
-    for module in ("course_utils.data.cli", "course_utils.exercises.cli", "course_utils.book.cli"):
+    for module in ("course_tools.data_cli", "course_tools.grading.cli", "course_tools.book.cli"):
         if _module_exists(module):
             importlib.import_module(module).register(sub)
     return parser
