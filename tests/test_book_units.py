@@ -337,3 +337,16 @@ def test_every_chapter_ends_with_a_link_to_the_next():
     for chapter, following in zip(chapters, chapters[1:] + chapters[:1]):
         last = chapter.read_text().rstrip().splitlines()[-1]
         assert f"]({following.name})" in last, (chapter.name, last)
+
+
+def test_errata_fragments_are_labelled_and_chapter_links_find_them():
+    page = assemble.errata_page(BOOK)
+    fragments = sorted(p.stem for p in (BOOK / "errata").glob("*.md") if p.name != "README.md")
+    for stem in fragments:
+        assert f"(errata-{stem})=\n## " in page, stem
+    linked = set()
+    for chapter in paths.chapters():
+        linked |= set(re.findall(r"\]\(\.\./book/errata/([\w-]+)\.md\)", chapter.read_text()))
+    assert linked and linked <= set(fragments), linked - set(fragments)
+    assert "{ref}`the errata <errata-ndcg>`" in assemble.retarget_errata_links(
+        "[the errata](../book/errata/ndcg.md)")

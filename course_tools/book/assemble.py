@@ -247,6 +247,22 @@ def retarget_chapter_links(text: str) -> str:
     return _MD_CHAPTER_LINK.sub(lambda m: f"]({m.group(1)}.ipynb{m.group(2) or ''})", text)
 
 
+_ERRATA_LINK = re.compile(r"\[([^\]]+)\]\(\.\./book/errata/([A-Za-z0-9_-]+)\.md\)")
+
+
+def retarget_errata_links(text: str) -> str:
+    """Point a chapter's links to an errata fragment at its section of the errata page.
+
+    In the sources a chapter links to ``[text](../book/errata/ndcg.md)`` (the file,
+    which JupyterLab opens); in the book that is a section of one errata page, labelled
+    ``errata-<fragment>`` by :func:`errata_page`.
+
+    >>> retarget_errata_links("see [the erratum](../book/errata/ndcg.md).")
+    'see {ref}`the erratum <errata-ndcg>`.'
+    """
+    return _ERRATA_LINK.sub(lambda m: f"{{ref}}`{m.group(1)} <errata-{m.group(2)}>`", text)
+
+
 def prepare_chapter(nb: nbformat.NotebookNode, url: str | None, chapter: str) -> tuple[bool, int]:
     """Adapt an executed notebook for the book, in place.
 
@@ -254,7 +270,7 @@ def prepare_chapter(nb: nbformat.NotebookNode, url: str | None, chapter: str) ->
     """
     for cell in nb.cells:
         if cell.cell_type == "markdown":
-            cell.source = retarget_chapter_links(cell.source)
+            cell.source = retarget_errata_links(retarget_chapter_links(cell.source))
         if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
             if HIDDEN_TAG not in _tags(cell):
                 _tags(cell).append(HIDDEN_TAG)
@@ -309,7 +325,8 @@ def errata_page(book: Path) -> str:
         if not text.startswith("## "):
             raise BookError(f"{fragment}: an errata fragment must start with a "
                             "'## Title' heading (it becomes a section of the errata page)")
-        parts.append(f"\n% --- from book/errata/{fragment.name}\n\n{text}\n")
+        parts.append(f"\n% --- from book/errata/{fragment.name}\n\n"
+                     f"(errata-{fragment.stem})=\n{text}\n")
     return "".join(parts)
 
 
