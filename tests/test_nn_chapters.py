@@ -33,6 +33,11 @@ def test_06_backprop_by_hand_matches_gradient_tape(ch06):
     assert ch06["tiny_backprop_max_abs_diff"] < 1e-12
 
 
+def test_06_the_chapters_adam_step_is_the_librarys(ch06):
+    # the same update; only NumpyAdam's float32 copies of eta and the betas differ
+    assert ch06["adam_step_vs_library_max_diff"] < 1e-5
+
+
 def test_06_numpy_adam_follows_keras(ch06):
     assert ch06["adam_numpy_vs_keras_max_abs_diff"] < 1e-12
 

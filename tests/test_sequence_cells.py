@@ -151,3 +151,19 @@ def test_sigmoid_is_stable():
     from scipy.special import expit
 
     np.testing.assert_allclose(s, expit(z), rtol=1e-15, atol=0)
+
+
+def test_the_gru_cho_reference_is_kerass_reset_before_gru():
+    """The checker of exercise 09.gru_cho agrees with keras.layers.GRU(reset_after=False)."""
+    import keras
+
+    from course_utils.exercises.ch09 import _gru_cho_right
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(4, 1, 5)).astype("float32")
+    h0 = rng.normal(size=(4, 6)).astype("float32")
+    layer = keras.layers.GRU(6, reset_after=False)
+    out = layer(x, initial_state=[h0]).numpy()
+    W, U, b = (np.asarray(w, dtype=np.float64) for w in layer.get_weights())
+    ours = _gru_cho_right(x[:, 0].astype(np.float64), h0.astype(np.float64), W, U, b)
+    assert np.abs(ours - out).max() < 1e-5

@@ -18,6 +18,9 @@ def test_chapter_09_cells_match_keras(chapter_results):
     assert r["max_abs_diff_cells"] < 1e-5
     # the Jacobian of one step, by the chapter's formula and by tf.GradientTape (float64)
     assert r["bptt_jacobian_max_diff"] < 1e-12
+    # the steps written in the chapter agree with the library's (float64 throughout)
+    for cell in ("rnn", "lstm", "gru"):
+        assert r[f"{cell}_step_vs_library_max_diff"] < 1e-12, cell
     # the simple RNN's gradient from 59 steps back vanishes; an open forget gate keeps it
     assert r["gradient_59_steps_rnn"] < 1e-3 < 0.1 < r["gradient_59_steps_lstm_open"]
     assert r["history_p5"] <= r["history_p10"]
