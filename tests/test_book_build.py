@@ -64,8 +64,12 @@ def test_book_is_built_from_the_chapters_without_configuration(built):
     chapters = [c["file"] for c in toc["parts"][0]["chapters"]]
     assert chapters == [f"notebooks/{p.stem}" for p in paths.chapters()]
     about = [c["file"] for c in toc["parts"][1]["chapters"]]
-    instructors = ["instructors"] if (paths.repo_root() / "book" / "instructors.md").exists() else []
-    assert about == [*instructors, "errata", "execution_stats", "bibliography"]
+    book = paths.repo_root() / "book"
+    instructors = ["instructors"] if (book / "instructors.md").exists() else []
+    extra = sorted(p.stem for p in book.glob("*.md")
+                   if p.stem not in ("index", "instructors", "errata", "execution_stats",
+                                     "bibliography", "README"))
+    assert about == [*instructors, *extra, "errata", "execution_stats", "bibliography"]
     for page in ["index", "errata", "execution_stats", "bibliography", *chapters]:
         assert (built / f"{page}.html").exists(), page
 
