@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from sklearn.base import clone
 
-from course_utils import baselines, mf
+from course_utils import baselines, metrics, mf
 from course_utils.ensemble import StackingEnsemble
 
 
@@ -77,6 +77,8 @@ CASES = ([pytest.param(make, "explicit", id=name) for name, make in EXPLICIT.ite
             pytest.param(_spark, "explicit", id="spark_als", marks=integration)]
          + [pytest.param(_seq(k), "sequence", id=f"next_item_{k}", marks=integration)
             for k in ("gru", "bilstm", "sasrec", "genres")])
+# the validation curve each model chooses its epoch on (the others: Keras's val_loss)
+VALID_CURVE = {"sgd": "valid_rmse", "als": "valid_rmse"}
 # models that choose an epoch on the validation data
 SELECTS_EPOCH = {"sgd", "als", "embedding_regressor", "next_item_gru", "next_item_bilstm",
                  "next_item_sasrec", "next_item_genres"}
@@ -104,10 +106,20 @@ def test_model_contract(make, kind, request, ratings, sequences, tmp_path):
     assert model.best_epoch_ is None
     assert model.get_params().keys() == params.keys()
 
-    # with validation data, best_epoch_ counts from 1 (or None if no epoch is chosen)
+    # with validation data, best_epoch_ is the epoch (from 1) of the lowest validation
+    # curve, and the model keeps that epoch's parameters (or None if no epoch is chosen)
     with_valid = clone(model).fit(train, valid)
     if name in SELECTS_EPOCH:
-        assert 1 <= with_valid.best_epoch_ <= with_valid.get_params()["epochs"]
+        curve = with_valid.history_[VALID_CURVE.get(name, "val_loss")]
+        assert 1 <= len(curve) <= with_valid.get_params()["epochs"]
+        assert with_valid.best_epoch_ == int(np.argmin(curve)) + 1
+        best = curve[with_valid.best_epoch_ - 1]
+        if name in ("sgd", "als"):          # the validation RMSE of the kept parameters
+            kept = metrics.rmse(valid["rating"], with_valid.predict(valid["user"], valid["item"]))
+            assert kept == pytest.approx(best, rel=1e-9)
+        elif name == "embedding_regressor":  # its loss is the MAE (float32 inside Keras)
+            kept = metrics.mae(valid["rating"], with_valid.predict(valid["user"], valid["item"]))
+            assert kept == pytest.approx(best, rel=1e-4)
     else:
         assert with_valid.best_epoch_ is None
 
