@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from course_utils.metrics import rmse
-from course_utils.model import Recommender
+from course_utils.model import Recommender, check_ids
 from course_utils.recommend import seen_matrix
 
 __all__ = [
@@ -75,15 +75,6 @@ def _check_frame(frame: pd.DataFrame, columns: tuple[str, ...], name: str) -> No
                 f"{name}[{col!r}] must hold integer ids >= 0, got dtype {ids.dtype} "
                 f"and minimum {ids.min()}; map names to ids first"
             )
-
-
-def _ids(values: Any, name: str) -> np.ndarray:
-    ids = np.asarray(values).ravel()
-    if ids.dtype.kind not in "iu":
-        raise TypeError(f"{name} must be integer ids, got dtype {ids.dtype}")
-    if ids.size and ids.min() < 0:
-        raise ValueError(f"{name} must be >= 0, got {ids.min()}")
-    return ids.astype(np.int64)
 
 
 def _lookup(table: np.ndarray, ids: np.ndarray) -> np.ndarray:
@@ -144,7 +135,7 @@ class _RatingBaseline(Recommender):
     def predict(self, users: Any, items: Any) -> np.ndarray:
         """Predicted ratings for the pairs ``(users[j], items[j])``."""
         self._check_fitted()
-        u, i = _ids(users, "users"), _ids(items, "items")
+        u, i = check_ids(users, "users"), check_ids(items, "items")
         if u.shape != i.shape:
             raise ValueError(f"users has {u.size} ids but items has {i.size}; pass pairs")
         pred = self.mu_ + _lookup(self.user_bias_, u) + _lookup(self.item_bias_, i)
@@ -153,7 +144,7 @@ class _RatingBaseline(Recommender):
     def score(self, users: Any) -> np.ndarray:
         """Predicted ratings of every catalogue item, one row per user."""
         self._check_fitted()
-        u = _ids(users, "users")
+        u = check_ids(users, "users")
         pred = (self.mu_ + _lookup(self.user_bias_, u)[:, None]
                 + self.item_bias_[None, :])
         return np.clip(pred, *self.rating_range_) if self.clip else pred
@@ -350,7 +341,7 @@ class _ImplicitBaseline(Recommender):
     def predict(self, users: Any, items: Any) -> np.ndarray:
         """The score of item ``items[j]`` for user ``users[j]`` (higher = better)."""
         self._check_fitted()
-        u, i = _ids(users, "users"), _ids(items, "items")
+        u, i = check_ids(users, "users"), check_ids(items, "items")
         if u.shape != i.shape:
             raise ValueError(f"users has {u.size} ids but items has {i.size}; pass pairs")
         if i.size and i.max() >= self.n_items_:
@@ -384,7 +375,7 @@ class Random(_ImplicitBaseline):
 
     def score(self, users: Any) -> np.ndarray:
         self._check_fitted()
-        u = _ids(users, "users")
+        u = check_ids(users, "users")
         out = np.empty((u.size, self.n_items_))
         for row, user in enumerate(u):
             out[row] = np.random.default_rng([int(self.seed), int(user)]).random(self.n_items_)
@@ -404,7 +395,7 @@ class MostPopular(_ImplicitBaseline):
     """
 
     def score(self, users: Any) -> np.ndarray:
-        u = _ids(users, "users")
+        u = check_ids(users, "users")
         return np.broadcast_to(self.popularity_, (u.size, self.n_items_))
 
 
@@ -453,7 +444,7 @@ class ItemToItemMarkov(_ImplicitBaseline):
         return scores
 
     def score(self, users: Any) -> np.ndarray:
-        return self.score_after(_lookup_last(self.last_item_, _ids(users, "users")))
+        return self.score_after(_lookup_last(self.last_item_, check_ids(users, "users")))
 
 
 def _lookup_last(last_item: np.ndarray, users: np.ndarray) -> np.ndarray:

@@ -27,21 +27,10 @@ import pandas as pd
 from scipy import sparse
 
 from course_utils.data.views import rating_arrays
-from course_utils.model import Recommender, atomic_path
+from course_utils.model import Recommender, atomic_path, check_ids
 from course_utils.recommend import seen_matrix
 
 __all__ = ["FactorModel"]
-
-
-def _ids(values: Any, name: str) -> np.ndarray:
-    ids = np.asarray(values).ravel()
-    if ids.size == 0:
-        return ids.astype(np.int64)
-    if ids.dtype.kind not in "iu":
-        raise TypeError(f"{name} must be integer ids, got dtype {ids.dtype}")
-    if ids.min() < 0:
-        raise ValueError(f"{name} must be >= 0, got {ids.min()}")
-    return ids.astype(np.int64)
 
 
 def _lookup(table: np.ndarray, ids: np.ndarray, known: np.ndarray) -> np.ndarray:
@@ -160,7 +149,7 @@ class FactorModel(Recommender):
     def predict(self, users: Any, items: Any) -> np.ndarray:
         """Predicted ratings for the pairs ``(users[j], items[j])`` (see "Unknown users")."""
         self._check_fitted()
-        u, i = _ids(users, "users"), _ids(items, "items")
+        u, i = check_ids(users, "users"), check_ids(items, "items")
         if u.shape != i.shape:
             raise ValueError(f"users has {u.size} ids but items has {i.size}; pass pairs")
         ku, ki = self._known(u, self.user_counts_), self._known(i, self.item_counts_)
@@ -178,7 +167,7 @@ class FactorModel(Recommender):
         the top of the scale keep their order instead of tying at the maximum.
         """
         self._check_fitted()
-        u = _ids(users, "users")
+        u = check_ids(users, "users")
         ku = self._known(u, self.user_counts_)
         ki = self.item_counts_ > 0
         item_part = np.where(ki, self.item_bias_, 0.0)

@@ -50,9 +50,28 @@ from sklearn.base import BaseEstimator
 
 from course_utils.recommend import TopKMixin
 
-__all__ = ["Recommender", "atomic_path"]
+__all__ = ["Recommender", "atomic_path", "check_ids"]
 
 M = TypeVar("M", bound="Recommender")
+
+
+def check_ids(values: Any, name: str) -> np.ndarray:
+    """User or item ids as a flat ``int64`` array; a clear error for anything else.
+
+    >>> check_ids([3, 0, 2], "users").tolist()
+    [3, 0, 2]
+    >>> check_ids([1.5], "items")
+    Traceback (most recent call last):
+    TypeError: items must be integer ids, got dtype float64
+    """
+    ids = np.asarray(values).ravel()
+    if ids.size == 0:
+        return ids.astype(np.int64)
+    if ids.dtype.kind not in "iu":
+        raise TypeError(f"{name} must be integer ids, got dtype {ids.dtype}")
+    if ids.min() < 0:
+        raise ValueError(f"{name} must be >= 0, got {ids.min()}")
+    return ids.astype(np.int64)
 
 
 class atomic_path:
