@@ -3,7 +3,9 @@
 Example
 -------
 ``course data generate --profile book`` writes ``data/generated/book-seed42/``;
-``course data report --source kaggle`` cleans the real files and prints the report.
+``course data report --source kaggle`` cleans the real files and prints the report;
+``course data import-caserec anime.zip`` turns a public real sample into the
+``kaggle_cooper`` files (:mod:`course_tools.real_sample`).
 """
 from __future__ import annotations
 
@@ -37,6 +39,21 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_import_caserec(args: argparse.Namespace) -> int:
+    from course_tools.real_sample import SampleFormatError, convert_caserec_anime
+
+    try:
+        counts = convert_caserec_anime(args.zip, args.out)
+    except SampleFormatError as exc:
+        print(f"error: {exc}")
+        return 1
+    print(f"{counts['entries']:,} list entries ({counts['scored']:,} scored, "
+          f"{counts['not_scored']:,} watched without a score) of {counts['users']:,} users on "
+          f"{counts['anime']:,} anime written to {args.out}/rating.csv and anime.csv\n"
+          f"run a chapter on them: course run 04 --source kaggle_cooper --data-dir {args.out}")
+    return 0
+
+
 def register(subparsers) -> None:
     """Add ``course data generate`` and ``course data report`` to the ``course`` command."""
     data = subparsers.add_parser("data", help="generate or inspect the datasets")
@@ -53,3 +70,9 @@ def register(subparsers) -> None:
     rep.add_argument("--seed", type=int, default=42)
     rep.add_argument("--data-dir", default=None)
     rep.set_defaults(func=_cmd_report)
+    imp = sub.add_parser("import-caserec", help="turn the real caserec Anime sample (anime.zip) "
+                         "into the kaggle_cooper files (see data/README.md)")
+    imp.add_argument("zip", help="Processed Datasets/Anime/anime.zip of "
+                     "caserec/Datasets-for-Recommender-Systems")
+    imp.add_argument("--out", default="data/kaggle_cooper_caserec")
+    imp.set_defaults(func=_cmd_import_caserec)
