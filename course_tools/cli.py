@@ -63,7 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     # Other parts of the course add their subcommands through a `register`
     # function in these modules (data generation, student notebooks, the book).
-    for module in ("course_tools.data_cli", "course_tools.grading.cli", "course_tools.book.cli"):
+    for module in ("course_tools.data_cli", "course_tools.grading.cli", "course_tools.book.cli",
+                   "course_tools.times"):
         if _module_exists(module):
             importlib.import_module(module).register(sub)
     return parser

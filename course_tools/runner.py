@@ -62,6 +62,7 @@ class ChapterRun:
     output: str
     error: str = ""
     finished_at: str = ""
+    source: str = "synthetic"
 
 
 def resolve_chapters(names: list[str] | None) -> list[Path]:
@@ -123,9 +124,18 @@ class _PeakMemory:
         self._thread.join()
 
 
-def results_path(chapter: str, profile: str) -> Path:
-    """Where ``record`` writes a chapter's numbers for a profile."""
-    return paths.executed_dir(profile) / f"{chapter}.results.json"
+def output_dir(profile: str, data_source: str = "synthetic") -> Path:
+    """Where a run's notebooks, numbers and ``stats.json`` go.
+
+    Runs on a real source get their own folder (``build/executed/book-kaggle_cooper``),
+    so they never replace the synthetic outputs that the book and the tests read.
+    """
+    return paths.executed_dir(profile if data_source == "synthetic" else f"{profile}-{data_source}")
+
+
+def results_path(chapter: str, profile: str, data_source: str = "synthetic") -> Path:
+    """Where ``record`` writes a chapter's numbers for a profile (and source)."""
+    return output_dir(profile, data_source) / f"{chapter}.results.json"
 
 
 def _describe_failure(chapter: str, exc: Exception) -> str:
@@ -154,11 +164,11 @@ def run_chapter(source: Path, profile: str, seed: int = 42,
     if data_dir is not None and data_source == "synthetic":
         raise ValueError("--data-dir is for the real sources: use it with --source kaggle "
                          "or --source kaggle_cooper")
-    out_dir = paths.executed_dir(profile)
+    out_dir = output_dir(profile, data_source)
     out_dir.mkdir(parents=True, exist_ok=True)
     notebook = to_ipynb(source)
     output = out_dir / notebook.name
-    results = results_path(source.stem, profile)
+    results = results_path(source.stem, profile, data_source)
     results.unlink(missing_ok=True)
 
     env_before = dict(os.environ)
@@ -186,13 +196,14 @@ def run_chapter(source: Path, profile: str, seed: int = 42,
         wall_s=round(time.perf_counter() - start, 1),
         peak_rss_mb=round(memory.peak / 2**20, 1), output=str(output), error=error,
         finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        source=data_source,
     )
     _update_stats(run)
     return run
 
 
 def _update_stats(run: ChapterRun) -> None:
-    stats_file = paths.executed_dir(run.profile) / "stats.json"
+    stats_file = output_dir(run.profile, run.source) / "stats.json"
     stats = json.loads(stats_file.read_text()) if stats_file.exists() else {}
     stats[run.chapter] = asdict(run)
     write_json_atomic(stats_file, stats)

@@ -102,7 +102,8 @@ def test_chapter_01_runs_on_the_real_row_fixtures(folder, source, read_kept, tmp
     chapter = Path(__file__).parents[1] / "notebooks" / "01_dataset.md"
     run = run_chapter(chapter, "ci", data_source=source, data_dir=FIXTURES / "real" / folder)
     assert run.status == "ok", run.error
-    r = json.loads((tmp_path / "build" / "executed" / "ci" / "01_dataset.results.json").read_text())
+    r = json.loads((tmp_path / "build" / "executed" / f"ci-{source}" / "01_dataset.results.json")
+                   .read_text())
     assert (r["rows_read"], r["rows_kept"]) == read_kept
     if source == "kaggle":
         assert r["last_two_tied_share"] == pytest.approx(1 / 3)

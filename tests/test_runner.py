@@ -60,6 +60,27 @@ def test_parameters_are_injected_and_results_recorded(course_home):
     assert stats["98_ok"]["status"] == "ok" and stats["98_ok"]["peak_rss_mb"] > 0
 
 
+def test_a_real_source_run_keeps_the_synthetic_outputs(course_home):
+    """The book and the tests read build/executed/<profile>; a real-data run goes beside it."""
+    source = write_chapter(course_home, "98_src", """
+        ```{code-cell} ipython3
+        from course_utils import record
+        record("source_seen", DATA_SOURCE)
+        ```
+        """)
+    assert run_chapter(source, "ci").status == "ok"
+    run = run_chapter(source, "ci", data_source="kaggle_cooper")
+    assert run.status == "ok", run.error
+    assert run.output == str(paths.executed_dir("ci-kaggle_cooper") / "98_src.ipynb")
+    real = json.loads((paths.executed_dir("ci-kaggle_cooper") / "98_src.results.json").read_text())
+    synthetic = json.loads((paths.executed_dir("ci") / "98_src.results.json").read_text())
+    assert (real, synthetic) == ({"source_seen": "kaggle_cooper"}, {"source_seen": "synthetic"})
+    stats = json.loads((paths.executed_dir("ci-kaggle_cooper") / "stats.json").read_text())
+    assert stats["98_src"]["source"] == "kaggle_cooper"
+    assert json.loads((paths.executed_dir("ci") / "stats.json").read_text())["98_src"]["source"] \
+        == "synthetic"
+
+
 def test_failing_cell_is_reported_with_chapter_and_cell(course_home):
     source = write_chapter(course_home, "99_broken", """
         ```{code-cell} ipython3
