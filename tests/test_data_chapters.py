@@ -18,6 +18,7 @@ from course_utils.data import load
 
 pytestmark = pytest.mark.notebooks
 FIXTURES = Path(__file__).parent / "fixtures" / "data"
+RULES_IN_PANDAS = ("user_not_in_cleaned_list", "unknown_anime", "status_not_1_or_2")
 
 
 def test_dataset_chapter_numbers(chapter_results):
@@ -25,6 +26,11 @@ def test_dataset_chapter_numbers(chapter_results):
     assert r["rows_read"] - r["rows_removed"] == r["rows_kept"] > 0
     assert r["removed_status_not_1_or_2"] > 0 and r["removed_duplicate_rows"] > 0
     assert r["fixed_episodes_beyond_length"] > 0 and r["fixed_last_online_1900"] > 0
+    # three rules written in pandas in the chapter count exactly what the loader's report says
+    # (integer counts of the same rows: the only honest tolerance is none)
+    for rule in RULES_IN_PANDAS:
+        assert r[f"removed_{rule}"] > 0, f"the ci data should exercise the rule {rule}"
+        assert r[f"pandas_minus_loader_{rule}"] == 0, rule
     assert 0 < r["zero_share"] < 0.5
     inter = load(profile="ci").interactions
     assert r["mean_score"] == pytest.approx(inter.loc[inter["rating"] > 0, "rating"].mean(),
@@ -79,6 +85,7 @@ def test_chapters_run_on_the_kaggle_format_sample(chapter, tmp_path):
     r = _run_on(chapter, "kaggle", FIXTURES / "kaggle_sample", tmp_path)
     if chapter == "01_dataset":
         assert (r["rows_read"], r["rows_kept"]) == (27, 18)  # the sample, cleaned by hand
+        assert all(r[f"pandas_minus_loader_{rule}"] == 0 for rule in RULES_IN_PANDAS)
         assert "noise_floor_rmse" not in r  # real data has no truth
     else:
         assert r["mean_with_zeros"] < r["mean_without_zeros"]
@@ -108,5 +115,8 @@ def test_chapter_01_runs_on_the_real_row_fixtures(folder, source, read_kept, tmp
     if source == "kaggle":
         assert r["last_two_tied_share"] == pytest.approx(1 / 3)
         assert r["fixed_html_entities"] == 1
+        assert all(r[f"pandas_minus_loader_{rule}"] == 0 for rule in RULES_IN_PANDAS)
     else:
         assert "last_two_tied_share" not in r and r["fixed_html_entities"] == 2
+        # no statuses and no user file: the chapter says so and records no comparison
+        assert not any(key.startswith("pandas_minus_loader_") for key in r)
