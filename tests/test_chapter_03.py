@@ -6,7 +6,10 @@ which runs it when its results are missing or stale).
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 pytestmark = pytest.mark.notebooks
@@ -88,3 +91,49 @@ def test_the_thesis_ndcg_used_log2(r):
     assert r["thesis_mrr_bound_ln"] == pytest.approx(0.2953 * math.log(2)
                                                      + (0.5065 - 0.2953 * math.log(2)) / 6)
     assert r["thesis_mrr_bound_ln"] < 0.2887 < r["thesis_mrr_bound_log2"]
+
+
+def _cooper_folder(folder, n_users=400):
+    """CooperUnion's two files (``rating.csv`` with -1 for "watched, not rated", ``anime.csv``)
+    written from the first ``n_users`` users of the synthetic ci data: a source with scores but
+    without dates, big enough for the random split of chapter 03."""
+    from course_utils.data import load
+
+    ds = load(profile="ci")
+    rows = ds.interactions[ds.interactions["user"] < n_users]
+    anime = ds.anime
+    folder.mkdir(parents=True)
+    pd.DataFrame({"user_id": rows["user"].to_numpy() + 1,
+                  "anime_id": anime["anime_id"].to_numpy()[rows["item"].to_numpy()],
+                  "rating": np.where(rows["rating"] > 0, rows["rating"], -1)}
+                 ).to_csv(folder / "rating.csv", index=False)
+    pd.DataFrame({"anime_id": anime["anime_id"], "name": anime["title"], "genre": anime["genre"],
+                  "type": anime["type"], "episodes": anime["episodes"], "rating": anime["score"],
+                  "members": anime["members"]}).to_csv(folder / "anime.csv", index=False)
+    return folder
+
+
+def test_chapter_03_without_watch_order_runs_its_rating_half(tmp_path, monkeypatch):
+    """On a source without timestamps the next-item sections are skipped with one printed
+    line, and the rating metrics and baselines still run (issue 21)."""
+    import json
+
+    import nbformat
+
+    from course_tools.runner import run_chapter
+
+    data = _cooper_folder(tmp_path / "cooper")
+    monkeypatch.setenv("COURSE_HOME", str(tmp_path / "home"))  # outputs and caches go here
+    (tmp_path / "home" / "notebooks").mkdir(parents=True)
+    chapter = Path(__file__).parents[1] / "notebooks" / "03_evaluation.md"
+    run = run_chapter(chapter, "ci",
+                      data_source="kaggle_cooper", data_dir=data)
+    assert run.status == "ok", run.error
+    out = tmp_path / "home" / "build" / "executed" / "ci-kaggle_cooper"
+    r = json.loads((out / "03_evaluation.results.json").read_text())
+    assert r["rmse_user_item_bias"] < r["rmse_global_mean"]
+    assert not any(key.startswith(("recall20_", "sampled_hr10_")) for key in r)
+    printed = [line for cell in nbformat.read(out / "03_evaluation.ipynb", as_version=4).cells
+               for o in cell.get("outputs", []) for line in o.get("text", "").splitlines()
+               if line.startswith("Skipped:")]
+    assert len(printed) == 1 and "no timestamps" in printed[0], printed
