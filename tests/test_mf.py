@@ -331,7 +331,23 @@ def test_chapter_04_numbers(chapter_results):
     assert r["noise_floor"] < r["item_oracle_rmse"] < r["rmse_als"]
     # the compiled loop is what makes SGD usable
     assert r["sgd_updates_per_s_numba"] > 20 * r["sgd_updates_per_s_python"]
-    assert r["als_best_rank"] in get_profile("ci")["mf"]["sweep_ranks"]
+    # rank and λ are chosen from the profile's ranges (or the starting values)
+    mf_cfg = get_profile("ci")["mf"]
+    assert r["als_best_rank"] in mf_cfg["sweep_ranks"] + [mf_cfg["als_rank"]]
+    assert r["sgd_best_rank"] in mf_cfg["sweep_ranks"] + [mf_cfg["rank"]]
+    assert r["als_best_reg"] in mf_cfg["sweep_regs"] and r["sgd_best_reg"] in mf_cfg["sweep_regs"]
+
+
+@pytest.mark.parametrize("profile", ["ci", "book", "full"])
+def test_chapter_04_ranges_are_wide_enough_for_real_data(profile):
+    """Issue 21: λ log-spaced over at least three decades, ranks up to 64 or more, at
+    every profile (a profile may make the grid coarser, not narrower)."""
+    mf_cfg = get_profile(profile)["mf"]
+    regs, ranks = np.array(mf_cfg["sweep_regs"]), mf_cfg["sweep_ranks"]
+    assert regs.max() / regs.min() >= 1000
+    steps = np.diff(np.log10(regs))
+    assert (steps > 0).all() and steps.max() <= np.log10(10 / 3)  # 1-3-10 steps or finer
+    assert max(ranks) >= 64
 
 
 def test_recommend_skips_items_without_training_ratings(data):
