@@ -5,6 +5,7 @@ Example
 ``course student`` writes ``student/NN_name.ipynb`` for every chapter;
 ``course student --check`` fails when one of them is stale;
 ``course student --handout DIR`` writes what students get (no solutions);
+``course student 03 --format nbgrader --out DIR`` writes an nbgrader course folder;
 ``course grade submissions/ --out grades.csv`` grades a folder of notebooks.
 """
 from __future__ import annotations
@@ -35,6 +36,8 @@ def _cmd_student(args: argparse.Namespace) -> int:
         print(f"hand-out in {args.handout}: {len(notebooks)} student notebook(s), the library "
               f"(checkers as bytecode), pyproject.toml, README.md; {len(files)} files in all")
         return 0
+    if args.format == "nbgrader":
+        return _nbgrader(args, chapters)
     formats = student.FORMATS if args.format == "both" else (args.format,)
     out_dir = Path(args.out) if args.out else student.student_dir()
     try:
@@ -57,6 +60,28 @@ def _cmd_student(args: argparse.Namespace) -> int:
     for path in changed:
         print(f"wrote {path}")
     print(f"{len(files)} student notebook(s) in {out_dir}, {len(changed)} changed")
+    return 0
+
+
+def _nbgrader(args: argparse.Namespace, chapters: list[Path]) -> int:
+    """``course student --format nbgrader``: write an nbgrader course folder."""
+    from course_utils import paths
+    from course_tools.grading.nbgrader_export import write_course
+
+    if args.check:
+        print("error: --check compares the committed student notebooks; it does not go "
+              "with --format nbgrader", file=sys.stderr)
+        return 2
+    out_dir = Path(args.out) if args.out else paths.build_dir() / "nbgrader"
+    try:
+        files = write_course(out_dir, chapters)
+    except ValueError as exc:  # a folder that is not empty, a malformed chapter
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    notebooks = [f for f in files if f.suffix == ".ipynb"]
+    print(f"nbgrader course folder in {out_dir}: nbgrader_config.py and {len(notebooks)} "
+          f"source notebook(s) in source/; next, in that folder: nbgrader generate_assignment "
+          f"{notebooks[0].parent.name if notebooks else 'NN_name'}")
     return 0
 
 
@@ -84,9 +109,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     student = sub.add_parser("student", help="generate the student notebooks (solutions removed)")
     student.add_argument("chapters", nargs="*", help="e.g. 00 or 03_evaluation (default: all)")
-    student.add_argument("--out", default=None, help="folder (default: student/ in the repository)")
-    student.add_argument("--format", default="ipynb", choices=("ipynb", "md", "both"),
-                         help="ipynb (default, what is committed), md (MyST) or both")
+    student.add_argument("--out", default=None,
+                         help="folder (default: student/ in the repository; build/nbgrader "
+                              "with --format nbgrader)")
+    student.add_argument("--format", default="ipynb", choices=("ipynb", "md", "both", "nbgrader"),
+                         help="ipynb (default, what is committed), md (MyST), both, or nbgrader "
+                              "(a new nbgrader course folder: nbgrader_config.py and "
+                              "source/NN_name/NN_name.ipynb with nbgrader's cell metadata)")
     student.add_argument("--check", action="store_true",
                          help="write nothing; exit 1 if a student notebook is missing or stale")
     student.add_argument("--handout", default=None, metavar="DIR",

@@ -28,7 +28,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from course_utils import paths
 
@@ -136,8 +136,12 @@ def _cell_id(cell: nbformat.NotebookNode, seen: dict[str, int]) -> str:
     return digest if seen[digest] == 1 else f"{digest}-{seen[digest]}"
 
 
-def student_notebook(source: Path) -> nbformat.NotebookNode:
-    """The student version of the chapter ``source`` (a MyST ``.md`` notebook)."""
+def student_notebook(source: Path, cut: Callable[[str], str] = cut_solution) -> nbformat.NotebookNode:
+    """The student version of the chapter ``source`` (a MyST ``.md`` notebook).
+
+    ``cut`` turns each code cell's source into the student's (default
+    :func:`cut_solution`; the nbgrader export marks solution regions instead).
+    """
     import jupytext
 
     source = Path(source)
@@ -166,7 +170,7 @@ def student_notebook(source: Path) -> nbformat.NotebookNode:
         removed = False
         cell = copy.deepcopy(cell)
         if cell.cell_type == "code":
-            cell.source = cut_solution(cell.source)
+            cell.source = cut(cell.source)
         cells.append(cell)
     drop.finish()
     seen: dict[str, int] = {}
