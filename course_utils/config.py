@@ -41,10 +41,12 @@ _SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
                "als_rank": 8, "als_reg": 0.3, "als_reg_bias": 0.2, "als_iterations": 10,
                "patience": 2, "sweep_ranks": [4, 8], "sweep_regs": [0.1, 0.3],
                "python_ratings": 3_000},
-        # spark: Spark's ALS of chapter 05 (same split); grid_* its TrainValidationSplit grid
+        # spark: Spark's ALS of chapter 05 (same split); grid_* its tuning: λ (Spark's
+        # regParam, ALS-WR scaling) log-spaced over three decades at rank grid_first_rank,
+        # then the ranks at the best λ (ci: the same range as book, coarser)
         "spark": {"rank": 10, "max_iter": 5, "reg": 0.1, "num_blocks": 4,
-                  "grid_ranks": [5], "grid_regs": [0.1, 0.3], "grid_max_iter": 5,
-                  "top_k": 10},
+                  "grid_first_rank": 16, "grid_ranks": [4, 16, 64],
+                  "grid_regs": [0.01, 0.1, 1.0, 10.0], "grid_max_iter": 5, "top_k": 10},
         # nn: the beta networks of chapters 06-07 (thesis 5.1); demo_* the side studies
         # (loss swap, dropout sweep) on a sample of demo_rows training ratings
         "nn": {"epochs": 6, "batch_size": 512, "embedding_sizes": [100, 128, 150],
@@ -71,7 +73,8 @@ _SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
                "patience": 2, "sweep_ranks": [3, 4, 6], "sweep_regs": [0.01, 0.02, 0.04],
                "python_ratings": 20_000},
         "spark": {"rank": 10, "max_iter": 10, "reg": 0.1, "num_blocks": 4,
-                  "grid_ranks": [4, 8], "grid_regs": [0.05, 0.1], "grid_max_iter": 5,
+                  "grid_first_rank": 16, "grid_ranks": [4, 16, 32, 64],
+                  "grid_regs": [0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0], "grid_max_iter": 5,
                   "top_k": 10},
         "nn": {"epochs": 8, "batch_size": 1024, "embedding_sizes": [100, 128, 150],
                "dense_units": [128], "dropout": 0.5, "learning_rate": 0.001, "loss": "mae",
@@ -95,8 +98,9 @@ _SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
                "patience": 2, "sweep_ranks": [8, 16, 32], "sweep_regs": [0.03, 0.05, 0.08],
                "python_ratings": 20_000},
         "spark": {"rank": 10, "max_iter": 20, "reg": 0.1, "num_blocks": 16,
-                  "grid_ranks": [10, 20, 40], "grid_regs": [0.03, 0.05, 0.1],
-                  "grid_max_iter": 15, "top_k": 10},
+                  "grid_first_rank": 32, "grid_ranks": [8, 16, 32, 64, 128],
+                  "grid_regs": [0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0], "grid_max_iter": 15,
+                  "top_k": 10},
         "nn": {"epochs": 50, "batch_size": 4096, "embedding_sizes": [100, 128, 150],
                "dense_units": [128], "dropout": 0.5, "learning_rate": 0.001, "loss": "mae",
                "patience": 3, "no_dropout_epochs": 20, "demo_rows": 2_000_000,
