@@ -371,3 +371,7 @@ def test_chapter_08_stacking_relationships(chapter_results):
         assert r["noise_floor"] < r[f"rmse_nn_{d}"] < r["rmse_global_mean"]
     # the from-scratch meta learner is the library's
     assert r["meta_weights_max_abs_diff"] < 1e-6
+    # the chapter's K-fold loop gives the library's out-of-fold columns for the bias model
+    # and the MF: the same folds and the same deterministic fits, so the same float64
+    # numbers (observed: identical; 1e-12 leaves room for summation order only)
+    assert r["oof_loop_vs_library_max_diff"] < 1e-12

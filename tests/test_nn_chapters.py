@@ -47,6 +47,20 @@ def test_06_sigmoid_gradients_vanish_and_relu_ones_do_not(ch06):
     assert 1e-2 < ch06["vanishing_ratio_relu"] < 1e2
 
 
+def test_06_the_chapters_thesis_network_is_the_librarys(ch06):
+    # same layers, same parameter counts, layer by layer
+    assert ch06["thesis_network_layer_count_mismatches"] == 0
+    # the same graph of float32 ops on the same weights: the scores agree to float32
+    # round-off (a rating of 10 has a float32 spacing of about 1e-6); in practice they
+    # are bit-identical
+    assert ch06["thesis_network_vs_library_untrained_max_diff"] < 1e-6
+    assert ch06["thesis_network_vs_library_trained_max_diff"] < 1e-6
+
+
+def test_06_clipping_to_the_training_range_never_raises_the_rmse(ch06):
+    assert ch06["clip_rmse_clipped_valid"] <= ch06["clip_rmse_raw_valid"]
+
+
 def test_06_each_loss_wins_on_its_own_metric(ch06):
     assert ch06["loss_swap_rmse_mse_trained"] < ch06["loss_swap_rmse_mae_trained"]
 
