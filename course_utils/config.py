@@ -36,10 +36,13 @@ _SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
     "ci": {
         "data": {"n_users": 1_500, "n_items": 600, "mean_history": 30},
         "split": {"valid_frac": 0.1, "test_frac": 0.1, "seq_len": 18, "min_history": 3},
-        # mf: SGD (rank, lr, reg, epochs) and ALS (als_*) of chapter 04; sweep_* its grid
+        # mf: SGD (rank, lr, reg, epochs) and ALS (als_*) of chapter 04, the starting values;
+        # its tuning: λ over sweep_regs (log-spaced, three decades) at the starting rank, then
+        # the ranks of sweep_ranks (up to 64; ci: the same range as book) at the best λ
         "mf": {"rank": 8, "epochs": 12, "lr": 0.02, "reg": 0.1,
                "als_rank": 8, "als_reg": 0.3, "als_reg_bias": 0.2, "als_iterations": 10,
-               "patience": 2, "sweep_ranks": [4, 8], "sweep_regs": [0.1, 0.3],
+               "patience": 2, "sweep_ranks": [4, 16, 64],
+               "sweep_regs": [0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0],
                "python_ratings": 3_000},
         # spark: Spark's ALS of chapter 05 (same split); grid_* its tuning: λ (Spark's
         # regParam, ALS-WR scaling) log-spaced over three decades at rank grid_first_rank,
@@ -70,7 +73,8 @@ _SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
         "split": {"valid_frac": 0.1, "test_frac": 0.1, "seq_len": 18, "min_history": 3},
         "mf": {"rank": 8, "epochs": 20, "lr": 0.02, "reg": 0.05,
                "als_rank": 4, "als_reg": 0.02, "als_reg_bias": 0.02, "als_iterations": 15,
-               "patience": 2, "sweep_ranks": [3, 4, 6], "sweep_regs": [0.01, 0.02, 0.04],
+               "patience": 2, "sweep_ranks": [4, 16, 64],
+               "sweep_regs": [0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0],
                "python_ratings": 20_000},
         "spark": {"rank": 10, "max_iter": 10, "reg": 0.1, "num_blocks": 4,
                   "grid_first_rank": 16, "grid_ranks": [4, 16, 32, 64],
@@ -95,7 +99,8 @@ _SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
         "split": {"valid_frac": 0.1, "test_frac": 0.1, "seq_len": 18, "min_history": 3},
         "mf": {"rank": 16, "epochs": 30, "lr": 0.01, "reg": 0.05,
                "als_rank": 16, "als_reg": 0.05, "als_reg_bias": 0.02, "als_iterations": 15,
-               "patience": 2, "sweep_ranks": [8, 16, 32], "sweep_regs": [0.03, 0.05, 0.08],
+               "patience": 2, "sweep_ranks": [8, 16, 32, 64, 128],
+               "sweep_regs": [0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0],
                "python_ratings": 20_000},
         "spark": {"rank": 10, "max_iter": 20, "reg": 0.1, "num_blocks": 16,
                   "grid_first_rank": 32, "grid_ranks": [8, 16, 32, 64, 128],
