@@ -125,3 +125,50 @@ def test_chapter_11_alignment_covers_every_model(chapter_results):
     # a rating model's list leans on what everyone scores well; a sequence model's does not
     overlap = results["overlap_with_item_bias"]
     assert overlap["Ensemble-Ridge"] > overlap["BiLSTM"]
+
+
+@pytest.mark.notebooks
+def test_chapter_11_written_alignment_agrees_with_the_library(chapter_results):
+    results = chapter_results("11_recommending_for_a_user")
+    # the same float64 shares, averaged in another order: they differ by a few ulps of 1
+    assert results["compare_models_max_diff"] <= 1e-14
+    assert results["genre_alignment_max_diff"] <= 1e-14
+
+
+@pytest.mark.notebooks
+def test_chapter_12_written_models_agree_with_the_library(chapter_results):
+    results = chapter_results("12_beyond_the_thesis")
+    for name in ("genre_context", "self_attention"):
+        mine, library = results[f"{name}_params"]
+        assert mine == library > 0, name
+        # the same layers in the same order with the library's weights: bit-identical on CPU
+        assert results[f"{name}_max_diff"] == 0.0, name
+    # NumPy's head (partly float64) against Keras's float32 head: a few float32 roundings
+    # of the largest output (eps = 1.2e-7); the attention weights lie in [0, 1]
+    eps = float(np.finfo(np.float32).eps)
+    assert results["attention_toy_max_diff"] <= 4 * eps * results["attention_toy_scale"]
+    assert results["attention_toy_weights_max_diff"] <= 4 * eps
+
+
+@pytest.mark.notebooks
+def test_chapter_11_runs_without_watch_order(tmp_path):
+    """On the CooperUnion sample (no timestamps) chapter 11 skips its sequence parts,
+    says so in one printed line, and runs the rest."""
+    import nbformat
+    from test_data_chapters import FIXTURES, _run_on
+
+    results = _run_on("11_recommending_for_a_user", "kaggle_cooper",
+                      FIXTURES / "cooper_sample", tmp_path)
+    names = set(results["alignment_models"])
+    assert {"Random", "MostPopular", "UserItemBias", "MF (SGD)", "MF (ALS)"} <= names
+    assert not names & {"BiLSTM", "GRU", "ItemToItemMarkov"}
+    assert "recent_alignment" not in results
+    assert results["compare_models_max_diff"] <= 1e-14
+    executed = nbformat.read(tmp_path / "out.ipynb", as_version=4)
+    outputs = [o for cell in executed.cells if cell.cell_type == "code"
+               for o in cell.get("outputs", [])]
+    assert not [o for o in outputs if o.get("name") == "stderr"]
+    lines = [line for o in outputs if o.get("output_type") == "stream"
+             for line in o["text"].splitlines()]
+    skipped = [line for line in lines if line.startswith("Skipped:")]
+    assert len(skipped) == 1 and "no timestamps" in skipped[0], skipped
