@@ -79,3 +79,22 @@ def test_chapter_10_saves_models_for_later_chapters(chapter_results):
     scores = gru.score_histories([[0, 1, 2]])
     assert scores.shape == (1, gru.n_items_)
     assert math.isclose(float(scores.sum()), 1.0, rel_tol=1e-5)
+
+
+def test_chapter_10_network_written_in_the_chapter_is_the_library_one(chapter_results):
+    r = chapter_results("10_next_item_prediction")
+    for name in ("bilstm", "gru"):
+        assert r[f"{name}_layer_params_equal"] is True, name
+        assert r[f"{name}_params_chapter"] == r[f"{name}_params_library"] > 0, name
+        # same graph, same copied weights, same float32 kernels: bit-identical logits here;
+        # 1e-5 allows float32 rounding of logits of order 10 on another CPU
+        assert r[f"{name}_vs_library_max_diff"] <= 1e-5, name
+
+
+def test_chapter_10_ranking_loop_and_worked_example_match_metrics(chapter_results):
+    r = chapter_results("10_next_item_prediction")
+    # same scores, same masking, same tie-break (smaller id first): the per-user values are
+    # identical and only the order of summation could differ, so 1e-9 is generous
+    assert r["ranking_loop_vs_evaluate_max_diff"] <= 1e-9
+    # one user, three metrics by hand against metrics.evaluate: exact
+    assert r["toy_metrics_max_diff"] <= 1e-12
