@@ -245,3 +245,16 @@ def test_the_list_reader_holds_one_block_not_the_file(tmp_path):
     assert first_line == 2 and 0 < batch.num_rows <= block // len(line) + 1
     assert held < 8 * block  # a few blocks' worth, while the file is about 48 blocks
     assert sum(b.num_rows for _, b in batches) + batch.num_rows == 200_000
+
+
+def test_a_relative_data_dir_is_kept_as_an_absolute_path(tmp_path, monkeypatch):
+    """Chapters run from notebooks/, so the paths in ds.meta must not depend on the cwd."""
+    shutil.copytree(Path(__file__).parent / "fixtures" / "data" / "real" / "cooper",
+                    tmp_path / "cooper")
+    monkeypatch.chdir(tmp_path)
+    ds = load("kaggle_cooper", data_dir="cooper", cache_dir=tmp_path / "cache")
+    monkeypatch.chdir("/")
+    again = load("kaggle_cooper", data_dir=tmp_path / "cooper", cache_dir=tmp_path / "cache")
+    for meta in (ds.meta, again.meta):
+        assert Path(meta["files"]["lists"]).is_absolute()
+        assert Path(meta["files"]["lists"]).exists()

@@ -294,12 +294,14 @@ def load(source: str = "synthetic", data_dir: str | Path | None = None, profile:
         inputs += [folder / "generator.json"] + sorted((folder / "truth").glob("*"))
     elif source == "kaggle":
         data_dir = data_dir if data_dir is not None else os.environ.get(DATA_DIR_VARIABLE) or None
-        folder = Path(data_dir) if data_dir is not None else paths.data_dir() / "kaggle"
+        # absolute: the cached meta keeps these paths, and chapters run from notebooks/
+        folder = Path(data_dir).resolve() if data_dir is not None else paths.data_dir() / "kaggle"
         files = _kaggle_files(folder)
         inputs = [p for p in files.values() if p is not None]
     else:
         data_dir = data_dir if data_dir is not None else os.environ.get(DATA_DIR_VARIABLE) or None
-        folder = Path(data_dir) if data_dir is not None else paths.data_dir() / "kaggle_cooper"
+        # absolute: the cached meta keeps these paths, and chapters run from notebooks/
+        folder = Path(data_dir).resolve() if data_dir is not None else paths.data_dir() / "kaggle_cooper"
         files = _cooper_files(folder)
         inputs = list(files.values())
     if not cache:
