@@ -11,7 +11,7 @@ Run (about 25 minutes for each source at ``book`` on 2 cores)::
     .venv/bin/course run 01 02 03 04 05 06 07 08 --profile book
     .venv/bin/course run 01 02 03 04 05 06 07 08 --profile book --source kaggle_cooper \\
         --data-dir data/kaggle_cooper_caserec
-    .venv/bin/python benchmarks/real_vs_synthetic.py --profile book
+    .venv/bin/python benchmarks/real_vs_synthetic.py --profile book --save
 
 ``--synthetic DIR`` / ``--real DIR`` read the ``*.results.json`` files of another
 checkout (for example a clean clone's ``build/executed/book``).
@@ -90,11 +90,24 @@ def table(synthetic: dict[str, dict], real: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
+def rows(synthetic: dict[str, dict], real: dict[str, dict]) -> list[dict]:
+    """The table's rows as records (what ``--save`` writes for chapter 12 to read)."""
+    out = []
+    for chapter, key, label in ROWS:
+        a, b = synthetic.get(chapter, {}).get(key), real.get(chapter, {}).get(key)
+        if a is not None or b is not None:
+            out.append({"chapter": chapter, "key": key, "number": label, "synthetic": a,
+                        "real": b})
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="book")
     parser.add_argument("--synthetic", type=Path, default=None)
     parser.add_argument("--real", type=Path, default=None)
+    parser.add_argument("--save", action="store_true",
+                        help="also write benchmarks/real_vs_synthetic.json (read by chapter 12)")
     args = parser.parse_args(argv)
     synthetic = _results(args.synthetic or output_dir(args.profile))
     real = _results(args.real or output_dir(args.profile, "kaggle_cooper"))
@@ -103,6 +116,13 @@ def main(argv: list[str] | None = None) -> int:
               "(see the docstring)", file=sys.stderr)
         return 1
     print(table(synthetic, real))
+    if args.save:
+        target = ROOT / "benchmarks" / "real_vs_synthetic.json"
+        record = {"profile": args.profile, "real_source": "kaggle_cooper (caserec sample, "
+                  "5,000 users, 419,943 scores; see data/README.md)",
+                  "rows": rows(synthetic, real)}
+        target.write_text(json.dumps(record, indent=1) + "\n")
+        print(f"saved {target}")
     return 0
 
 
