@@ -375,3 +375,6 @@ def test_chapter_08_stacking_relationships(chapter_results):
     # and the MF: the same folds and the same deterministic fits, so the same float64
     # numbers (observed: identical; 1e-12 leaves room for summation order only)
     assert r["oof_loop_vs_library_max_diff"] < 1e-12
+    # the MF base learner has the rank and λ chapter 04's search chose (issue 21)
+    ch04 = chapter_results("04_matrix_factorization")
+    assert (r["mf_rank"], r["mf_reg"]) == (ch04["sgd_best_rank"], ch04["sgd_best_reg"])

@@ -336,6 +336,8 @@ def test_chapter_04_numbers(chapter_results):
     assert r["als_best_rank"] in mf_cfg["sweep_ranks"] + [mf_cfg["als_rank"]]
     assert r["sgd_best_rank"] in mf_cfg["sweep_ranks"] + [mf_cfg["rank"]]
     assert r["als_best_reg"] in mf_cfg["sweep_regs"] and r["sgd_best_reg"] in mf_cfg["sweep_regs"]
+    # the library copy of the search (chapters 06-08 call it) chooses the same models
+    assert r["library_choice_difference"] == 0.0
 
 
 @pytest.mark.parametrize("profile", ["ci", "book", "full"])

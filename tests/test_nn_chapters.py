@@ -134,3 +134,11 @@ def test_06_epsilon_inside_the_root_shrinks_some_embedding_steps_several_fold(ch
     # sqrt(q + eps) / (sqrt(q) + eps) >= 1 for every weight; for some embedding weights > 2
     assert ch06["adam_eps_shrink_user_embedding"] >= 1.0
     assert ch06["adam_eps_share_shrunk_2x_user_embedding"] > 0.0
+
+
+def test_06_and_07_compare_with_the_als_chapter_04_chose(ch06, ch07, chapter_results):
+    """Issue 21: the ALS row is chapter 04's choice on validation, not a typed setting."""
+    ch04 = chapter_results("04_matrix_factorization")
+    for chapter in (ch06, ch07):
+        assert (chapter["als_rank"], chapter["als_reg"]) == (ch04["als_best_rank"],
+                                                             ch04["als_best_reg"])
