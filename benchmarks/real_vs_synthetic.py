@@ -14,7 +14,9 @@ Run (about 25 minutes for each source at ``book`` on 2 cores)::
     .venv/bin/python benchmarks/real_vs_synthetic.py --profile book --save
 
 ``--synthetic DIR`` / ``--real DIR`` read the ``*.results.json`` files of another
-checkout (for example a clean clone's ``build/executed/book``).
+checkout (for example a clean clone's ``build/executed/book``). With ``--save``, a chapter
+that neither folder holds keeps its rows from the stored record, so re-running only the
+chapters that changed updates only their rows (the script names the chapters it kept).
 """
 from __future__ import annotations
 
@@ -101,6 +103,27 @@ def rows(synthetic: dict[str, dict], real: dict[str, dict]) -> list[dict]:
     return out
 
 
+def stored_results(record: dict, synthetic: dict[str, dict], real: dict[str, dict]) -> list[str]:
+    """Fill ``synthetic`` and ``real`` (in place) with a stored record's numbers for every
+    column of a chapter the runs did not record; returns what was kept, e.g. ``["05 real"]``.
+
+    Example
+    -------
+    >>> record = {"rows": [{"chapter": "05_x", "key": "k", "synthetic": 1.0, "real": 2.0}]}
+    >>> synthetic, real = {"05_x": {"k": 1.5}}, {}
+    >>> stored_results(record, synthetic, real), real
+    (['05 real'], {'05_x': {'k': 2.0}})
+    """
+    kept = []
+    for column, results in (("synthetic", synthetic), ("real", real)):
+        missing = {row["chapter"] for row in record.get("rows", [])} - set(results)
+        for row in record.get("rows", []):
+            if row["chapter"] in missing and row[column] is not None:
+                results.setdefault(row["chapter"], {})[row["key"]] = row[column]
+        kept += [f"{chapter[:2]} {column}" for chapter in sorted(missing)]
+    return kept
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="book")
@@ -111,13 +134,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     synthetic = _results(args.synthetic or output_dir(args.profile))
     real = _results(args.real or output_dir(args.profile, "kaggle_cooper"))
+    target = ROOT / "benchmarks" / "real_vs_synthetic.json"
+    if args.save and target.exists():
+        kept = stored_results(json.loads(target.read_text()), synthetic, real)
+        if kept:
+            print(f"kept from {target.name} (not in these runs): {', '.join(kept)}",
+                  file=sys.stderr)
     if not real:
         print("no real-data results: run the chapters with --source kaggle_cooper first "
               "(see the docstring)", file=sys.stderr)
         return 1
     print(table(synthetic, real))
     if args.save:
-        target = ROOT / "benchmarks" / "real_vs_synthetic.json"
         record = {"profile": args.profile, "real_source": "kaggle_cooper (caserec sample, "
                   "5,000 users, 419,943 scores; see data/README.md)",
                   "rows": rows(synthetic, real)}
