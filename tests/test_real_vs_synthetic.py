@@ -4,7 +4,6 @@ from __future__ import annotations
 import importlib.util
 import json
 
-
 from course_utils import paths
 
 spec = importlib.util.spec_from_file_location(
