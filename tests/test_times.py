@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from course_tools import times
 from course_utils import paths
 
@@ -65,3 +67,18 @@ def test_save_keeps_only_successful_runs(tmp_path, monkeypatch):
     saved = times.save_times()
     assert saved == {"01_a": {"ci": 6.3, "book": 16.4}}
     assert times.load_times() == saved
+
+
+@pytest.mark.parametrize("chapter", [p.stem for p in paths.chapters()])
+def test_every_chapter_opens_with_its_generated_time_box(chapter):
+    """Issue 17: reading, exercises and measured compute at ci and book, generated (not
+    typed): the box in the chapter is what `course times --write` writes from the
+    committed book/chapter_times.json."""
+    committed = times.load_times()
+    assert set(committed.get(chapter, {})) == {"ci", "book"}, (
+        f"{chapter} has no measured ci and book time: run it at both profiles, then "
+        "`course times --save --write`")
+    text = (paths.notebooks_dir() / f"{chapter}.md").read_text()
+    assert text.count(times.BEGIN) == 1
+    assert times.render_box(chapter, text, committed) in text, (
+        f"{chapter}'s time box is out of date: run `course times --write`")
