@@ -57,8 +57,8 @@ def _spark():
 
 integration = pytest.mark.integration
 EXPLICIT = {
-    "sgd": lambda: mf.SGDMatrixFactorization(rank=2, epochs=2, patience=1),
-    "als": lambda: mf.ALSMatrixFactorization(rank=2, epochs=2, patience=1),
+    "sgd": lambda: mf.SGDMatrixFactorization(rank=2, epochs=5, patience=1),
+    "als": lambda: mf.ALSMatrixFactorization(rank=2, epochs=5, patience=1),
     "global_mean": baselines.GlobalMean,
     "user_bias": baselines.UserBias,
     "item_bias": baselines.ItemBias,
@@ -111,8 +111,11 @@ def test_model_contract(make, kind, request, ratings, sequences, tmp_path):
     with_valid = clone(model).fit(train, valid)
     if name in SELECTS_EPOCH:
         curve = with_valid.history_[VALID_CURVE.get(name, "val_loss")]
-        assert 1 <= len(curve) <= with_valid.get_params()["epochs"]
         assert with_valid.best_epoch_ == int(np.argmin(curve)) + 1
+        # early stopping: training ends `patience` epochs after the best one, or at the budget
+        fit_params = with_valid.get_params()
+        assert len(curve) == min(fit_params["epochs"],
+                                 with_valid.best_epoch_ + fit_params["patience"])
         best = curve[with_valid.best_epoch_ - 1]
         if name in ("sgd", "als"):          # the validation RMSE of the kept parameters
             kept = metrics.rmse(valid["rating"], with_valid.predict(valid["user"], valid["item"]))
