@@ -51,8 +51,10 @@ _SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
                   "grid_first_rank": 16, "grid_ranks": [4, 16, 64],
                   "grid_regs": [0.01, 0.1, 1.0, 10.0], "grid_max_iter": 5, "top_k": 10},
         # nn: the beta networks of chapters 06-07 (thesis 5.1); demo_* the side studies
-        # (loss swap, dropout sweep) on a sample of demo_rows training ratings
-        "nn": {"epochs": 6, "batch_size": 512, "embedding_sizes": [100, 128, 150],
+        # (loss swap, dropout sweep) on a sample of demo_rows training ratings; epochs is
+        # a ceiling: early stopping (patience) ends training before it (at book after about
+        # 36 epochs: benchmarks/bench_nn.py --converge)
+        "nn": {"epochs": 30, "batch_size": 512, "embedding_sizes": [100, 128, 150],
                "dense_units": [128], "dropout": 0.5, "learning_rate": 0.001, "loss": "mae",
                "patience": 3, "no_dropout_epochs": 6, "demo_rows": 10_000, "demo_epochs": 4,
                "dropout_sweep": [0.0, 0.2, 0.5, 0.8]},
@@ -80,7 +82,7 @@ _SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
                   "grid_first_rank": 16, "grid_ranks": [4, 16, 32, 64],
                   "grid_regs": [0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0], "grid_max_iter": 5,
                   "top_k": 10},
-        "nn": {"epochs": 8, "batch_size": 1024, "embedding_sizes": [100, 128, 150],
+        "nn": {"epochs": 80, "batch_size": 1024, "embedding_sizes": [100, 128, 150],
                "dense_units": [128], "dropout": 0.5, "learning_rate": 0.001, "loss": "mae",
                "patience": 3, "no_dropout_epochs": 6, "demo_rows": 100_000, "demo_epochs": 6,
                "dropout_sweep": [0.0, 0.2, 0.5, 0.8]},
@@ -106,7 +108,7 @@ _SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
                   "grid_first_rank": 32, "grid_ranks": [8, 16, 32, 64, 128],
                   "grid_regs": [0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0], "grid_max_iter": 15,
                   "top_k": 10},
-        "nn": {"epochs": 50, "batch_size": 4096, "embedding_sizes": [100, 128, 150],
+        "nn": {"epochs": 80, "batch_size": 4096, "embedding_sizes": [100, 128, 150],
                "dense_units": [128], "dropout": 0.5, "learning_rate": 0.001, "loss": "mae",
                "patience": 3, "no_dropout_epochs": 20, "demo_rows": 2_000_000,
                "demo_epochs": 10, "dropout_sweep": [0.0, 0.2, 0.5, 0.8]},

@@ -378,3 +378,66 @@ def test_chapter_08_stacking_relationships(chapter_results):
     # the MF base learner has the rank and λ chapter 04's search chose (issue 21)
     ch04 = chapter_results("04_matrix_factorization")
     assert (r["mf_rank"], r["mf_reg"]) == (ch04["sgd_best_rank"], ch04["sgd_best_reg"])
+
+
+# --------------------------------------------------------------------------
+# chapter 08's recipe for the beta networks (shared with chapter 11)
+# --------------------------------------------------------------------------
+def test_fold_epochs_match_the_full_networks_steps_then_the_cap():
+    from course_utils.nn import fold_epochs
+
+    class Net:
+        def __init__(self, best):
+            self.best_epoch_ = best
+
+    nets = {"a": Net(4), "b": Net(1)}
+    # a fold holds (K-1)/K of the rows: K/(K-1) times the epochs, rounded up
+    assert fold_epochs(nets, n_folds=3) == {"a": 6, "b": 2}
+    assert fold_epochs(nets, n_folds=5) == {"a": 5, "b": 2}
+    assert fold_epochs(nets, n_folds=3, cap=3) == {"a": 3, "b": 2}
+    with pytest.raises(ValueError, match="no best epoch"):
+        fold_epochs({"c": Net(None)}, n_folds=3)
+
+
+@pytest.mark.integration  # trains Keras networks
+@pytest.mark.parametrize("cap", [None, 1])
+def test_beta_level_one_predicts_with_the_models_its_weights_were_fitted_to(tmp_path, cap):
+    """Uncapped fold networks made the full networks' steps: the full ones predict.
+    Capped ones are weaker: the fold-model averages predict (consistent by construction)."""
+    from course_utils.config import get_profile
+    from course_utils.nn import beta_level_one, beta_network
+
+    cfg = get_profile("ci")
+    cfg.sections["nn"] = {**cfg["nn"], "dense_units": [4], "batch_size": 256, "epochs": 3,
+                          "patience": 1, "embedding_sizes": [4, 6]}
+    cfg.sections["ensemble"] = {"n_folds": 2, "max_fold_epochs": cap}
+    frame = ratings(n_users=20, n_items=15, n=260)
+    train, valid = frame.iloc[:220].reset_index(drop=True), frame.iloc[220:]
+    nets = {f"NN-{d}": beta_network(cfg, d, n_users=20, n_items=15).fit(train, valid)
+            for d in (4, 6)}
+    level_one = beta_level_one(cfg, nets, train, valid, n_users=20, n_items=15,
+                               directory=tmp_path)
+    info = level_one.info
+    matched = {n: net.best_epoch_ * 2 for n, net in nets.items()}   # ceil(best · 2/1)
+    assert info["matched_epochs"] == matched
+    assert not level_one.predictions.isna().any().any()
+    if cap is None:
+        assert info["capped"] == [] and info["test_models"] == "full networks"
+        assert all(level_one.models[n] is nets[n] for n in nets)
+    else:
+        assert info["fold_epochs"] == {n: min(m, cap) for n, m in matched.items()}
+        assert info["capped"] == list(nets)   # K = 2: at least 2 matched epochs > cap 1
+        assert info["test_models"] == "fold networks averaged"
+        assert all(isinstance(level_one.models[n], AveragedModel) for n in nets)
+
+
+@pytest.mark.notebooks
+def test_chapters_08_and_11_build_the_same_ridge_ensemble(chapter_results):
+    """Both call course_utils.nn.beta_level_one: same fold networks (chapter 11 reads
+    chapter 08's from the cache), same level-one data, same ridge weights."""
+    ch08 = chapter_results("08_stacking")
+    ch11 = chapter_results("11_recommending_for_a_user")
+    assert ch11["ensemble_test_models"] == ch08["ensemble_test_models"]
+    assert ch11["ensemble_ridge_weights"].keys() == ch08["ensemble_ridge_weights"].keys()
+    for name, weight in ch08["ensemble_ridge_weights"].items():
+        assert ch11["ensemble_ridge_weights"][name] == pytest.approx(weight, rel=1e-6, abs=1e-9)
