@@ -68,7 +68,7 @@ _SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
         "beyond": {"eval_users": 400, "k": 10, "embedding_dim": 32, "units": [48],
                    "genre_dim": 8, "epochs": 2, "max_sequences": 6_000, "batch_size": 256,
                    "n_blocks": 1, "n_heads": 2, "dropout": 0.2},
-        "ensemble": {"n_folds": 3, "max_fold_epochs": None},
+        "ensemble": {"n_folds": 3},
     },
     "book": {
         "data": {"n_users": 8_000, "n_items": 3_000, "mean_history": 240},
@@ -94,7 +94,7 @@ _SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
         "beyond": {"eval_users": 3_000, "k": 10, "embedding_dim": 64, "units": [100],
                    "genre_dim": 16, "epochs": 5, "max_sequences": 30_000, "batch_size": 256,
                    "n_blocks": 2, "n_heads": 2, "dropout": 0.2},
-        "ensemble": {"n_folds": 3, "max_fold_epochs": 2},
+        "ensemble": {"n_folds": 3},
     },
     "full": {
         "data": {"n_users": 200_000, "n_items": 12_000, "mean_history": 100},
@@ -120,7 +120,7 @@ _SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
         "beyond": {"eval_users": 20_000, "k": 10, "embedding_dim": 64, "units": [200, 100],
                    "genre_dim": 16, "epochs": 30, "max_sequences": None, "batch_size": 1024,
                    "n_blocks": 2, "n_heads": 2, "dropout": 0.2},
-        "ensemble": {"n_folds": 5, "max_fold_epochs": None},
+        "ensemble": {"n_folds": 5},
     },
 }
 

@@ -24,6 +24,13 @@ builds the meta learner's training data (a :class:`LevelOne`) three ways:
     every training row gets one *out-of-fold* prediction per learner. New rows
     are predicted by the base learners refitted on all training rows (or by the
     average of the K fold models). K times the training cost, no data lost.
+:func:`held_out_level_one` (blending on ratings set aside anyway)
+    Base models already fitted on all the training rows predict ratings that
+    none of them trained on, such as the validation ratings, and the same
+    models predict new rows. No extra fit at all, which is what makes it the
+    recipe for base learners that are expensive to train to convergence
+    (chapter 08's networks); the price is that the meta learner learns from the
+    validation ratings, so the ensemble must be scored on a third set (test).
 :func:`in_sample_level_one` (the leakage trap, for demonstration only)
     The base learners' predictions for their own training rows.
 
@@ -82,6 +89,7 @@ __all__ = [
     "fit_learners",
     "holdout_level_one",
     "out_of_fold_level_one",
+    "held_out_level_one",
     "in_sample_level_one",
     "make_meta_learner",
     "least_squares_stack",
@@ -406,6 +414,43 @@ def out_of_fold_level_one(learners: Mapping[str, Any], train: pd.DataFrame,
                     info={"n_folds": n_folds, "seed": seed,
                           "test_models": test_models if isinstance(test_models, str)
                           else "given"})
+
+
+def held_out_level_one(models: Mapping[str, Any], held_out: pd.DataFrame) -> LevelOne:
+    """Fitted models' predictions for ratings none of them trained on (chapter 08).
+
+    Blending without a blend split: the validation ratings are already held out
+    from every base model, so the models fitted on all the training rows predict
+    them, and the same models predict new rows -- the level-one data and the
+    final base models are the same models by construction, and nothing is
+    refitted. Early stopping may have *looked at* these ratings (it chose an
+    epoch on them); it did not train on them.
+
+    Parameters
+    ----------
+    models
+        ``{name: fitted model}``, none of them trained on ``held_out``.
+    held_out
+        The rows to predict (``user``, ``item``, ``rating``), e.g. the validation split.
+
+    Example
+    -------
+    >>> import numpy as np, pandas as pd
+    >>> from course_utils.baselines import ItemBias, UserBias
+    >>> rng = np.random.default_rng(2)
+    >>> frame = pd.DataFrame({"user": rng.integers(0, 30, 1000),
+    ...                       "item": rng.integers(0, 20, 1000)})
+    >>> frame["rating"] = 4.0 + frame.user % 3 + frame.item % 4 + rng.normal(0, 0.5, 1000)
+    >>> train, valid = frame.iloc[:800], frame.iloc[800:]
+    >>> models = {"u": UserBias().fit(train), "i": ItemBias().fit(train)}
+    >>> level_one = held_out_level_one(models, valid)
+    >>> level_one.method, level_one.predictions.shape, level_one.models["u"] is models["u"]
+    ('holdout', (200, 2), True)
+    """
+    rating_arrays(held_out, "held_out")
+    rows = held_out.reset_index(drop=True)
+    return LevelOne("holdout", rows, prediction_matrix(dict(models), rows), dict(models),
+                    info={"blend_rows": len(rows)})
 
 
 def in_sample_level_one(models: Mapping[str, Any], train: pd.DataFrame) -> LevelOne:

@@ -11,7 +11,8 @@ from sklearn.model_selection import KFold, cross_val_predict
 
 from course_utils.baselines import GlobalMean, ItemBias, UserBias, UserItemBias
 from course_utils.ensemble import (AveragedModel, StackingEnsemble, as_learner, blend_split,
-                                   error_correlation, holdout_level_one, in_sample_level_one,
+                                   error_correlation, held_out_level_one, holdout_level_one,
+                                   in_sample_level_one,
                                    least_squares_stack, make_meta_learner,
                                    out_of_fold_level_one, prediction_matrix)
 from course_utils.metrics import rmse
@@ -300,29 +301,6 @@ def test_averaged_model_averages():
                                (a.predict(users, items) + b.predict(users, items)) / 2)
 
 
-@pytest.mark.integration  # trains Keras networks
-def test_beta_network_learner_reuses_a_saved_network_only_for_the_same_rows(tmp_path):
-    from course_utils.config import get_profile
-    from course_utils.nn import beta_network_learner
-
-    cfg = get_profile("ci")
-    cfg.sections["nn"] = {**cfg["nn"], "dense_units": [4], "batch_size": 256}
-    frame = ratings(n_users=20, n_items=15, n=240)
-    a, b = frame.iloc[:200], frame.iloc[40:]
-    fit = beta_network_learner(cfg, 4, epochs=1, directory=tmp_path, n_users=20, n_items=15)
-    first = fit(a, None, "fold1of3")
-    assert not first.loaded_from_cache_ and first.epochs_run_ == 1
-    assert first.cache_dir_.parent == tmp_path and first.cache_dir_.exists()
-    again = fit(a, None, "fold1of3")
-    assert again.loaded_from_cache_
-    np.testing.assert_allclose(again.predict(b["user"].to_numpy(), b["item"].to_numpy()),
-                               first.predict(b["user"].to_numpy(), b["item"].to_numpy()),
-                               rtol=1e-6)
-    other_rows = fit(b, None, "fold1of3")   # same tag, other training rows: retrained
-    assert not other_rows.loaded_from_cache_
-    assert other_rows.cache_dir_ != first.cache_dir_
-
-
 # --------------------------------------------------------------------------
 # clear errors
 # --------------------------------------------------------------------------
@@ -364,7 +342,8 @@ def test_chapter_08_stacking_relationships(chapter_results):
     assert r["rmse_trap_honest_test"] < r["rmse_leaky_test"]
     # honest stacks are fitted on unseen predictions: they beat the global mean and
     # never fall below the noise floor of the synthetic data
-    for key in ("rmse_ensemble_linear", "rmse_ensemble_ridge", "rmse_blend_linear"):
+    for key in ("rmse_ensemble_linear", "rmse_ensemble_ridge", "rmse_cheap_stack_oof",
+                "rmse_cheap_stack_held_out"):
         assert r["noise_floor"] < r[key] < r["rmse_global_mean"]
     # every base network also lies between the floor and the global mean
     for d in (100, 128, 150):
@@ -383,61 +362,36 @@ def test_chapter_08_stacking_relationships(chapter_results):
 # --------------------------------------------------------------------------
 # chapter 08's recipe for the beta networks (shared with chapter 11)
 # --------------------------------------------------------------------------
-def test_fold_epochs_match_the_full_networks_steps_then_the_cap():
-    from course_utils.nn import fold_epochs
-
-    class Net:
-        def __init__(self, best):
-            self.best_epoch_ = best
-
-    nets = {"a": Net(4), "b": Net(1)}
-    # a fold holds (K-1)/K of the rows: K/(K-1) times the epochs, rounded up
-    assert fold_epochs(nets, n_folds=3) == {"a": 6, "b": 2}
-    assert fold_epochs(nets, n_folds=5) == {"a": 5, "b": 2}
-    assert fold_epochs(nets, n_folds=3, cap=3) == {"a": 3, "b": 2}
-    with pytest.raises(ValueError, match="no best epoch"):
-        fold_epochs({"c": Net(None)}, n_folds=3)
-
-
-@pytest.mark.integration  # trains Keras networks
-@pytest.mark.parametrize("cap", [None, 1])
-def test_beta_level_one_predicts_with_the_models_its_weights_were_fitted_to(tmp_path, cap):
-    """Uncapped fold networks made the full networks' steps: the full ones predict.
-    Capped ones are weaker: the fold-model averages predict (consistent by construction)."""
-    from course_utils.config import get_profile
-    from course_utils.nn import beta_level_one, beta_network
-
-    cfg = get_profile("ci")
-    cfg.sections["nn"] = {**cfg["nn"], "dense_units": [4], "batch_size": 256, "epochs": 3,
-                          "patience": 1, "embedding_sizes": [4, 6]}
-    cfg.sections["ensemble"] = {"n_folds": 2, "max_fold_epochs": cap}
-    frame = ratings(n_users=20, n_items=15, n=260)
-    train, valid = frame.iloc[:220].reset_index(drop=True), frame.iloc[220:]
-    nets = {f"NN-{d}": beta_network(cfg, d, n_users=20, n_items=15).fit(train, valid)
-            for d in (4, 6)}
-    level_one = beta_level_one(cfg, nets, train, valid, n_users=20, n_items=15,
-                               directory=tmp_path)
-    info = level_one.info
-    matched = {n: net.best_epoch_ * 2 for n, net in nets.items()}   # ceil(best · 2/1)
-    assert info["matched_epochs"] == matched
-    assert not level_one.predictions.isna().any().any()
-    if cap is None:
-        assert info["capped"] == [] and info["test_models"] == "full networks"
-        assert all(level_one.models[n] is nets[n] for n in nets)
-    else:
-        assert info["fold_epochs"] == {n: min(m, cap) for n, m in matched.items()}
-        assert info["capped"] == list(nets)   # K = 2: at least 2 matched epochs > cap 1
-        assert info["test_models"] == "fold networks averaged"
-        assert all(isinstance(level_one.models[n], AveragedModel) for n in nets)
+def test_held_out_level_one_uses_the_fitted_models_themselves(data):
+    """Blending on held-out ratings: the meta learner learns from the very models that
+    predict new rows, and nothing is refitted."""
+    train, test = data
+    valid, test = test.iloc[: len(test) // 2], test.iloc[len(test) // 2:]
+    models = {"u": UserBias().fit(train), "i": ItemBias().fit(train)}
+    level_one = held_out_level_one(models, valid)
+    assert level_one.method == "holdout"
+    assert all(level_one.models[n] is models[n] for n in models)
+    np.testing.assert_array_equal(level_one.target, valid["rating"].to_numpy(np.float64))
+    for name, model in models.items():
+        np.testing.assert_array_equal(level_one.predictions[name],
+                                      model.predict(valid["user"], valid["item"]))
+    stack = StackingEnsemble.from_level_one(level_one, "linear")
+    ref = LinearRegression().fit(level_one.predictions.to_numpy(), level_one.target)
+    np.testing.assert_allclose(stack.weights_.to_numpy(), np.r_[ref.intercept_, ref.coef_])
+    # on held-out ratings the stack is at least as good as its better member (least squares
+    # with both members as inputs can always copy one of them)
+    fitted = rmse(valid["rating"], stack.combine(level_one.predictions))
+    assert fitted <= min(rmse(valid["rating"], level_one.predictions[n]) for n in models) + 1e-12
+    with pytest.raises(ValueError, match="held_out"):
+        held_out_level_one(models, valid.drop(columns="rating"))
 
 
 @pytest.mark.notebooks
 def test_chapters_08_and_11_build_the_same_ridge_ensemble(chapter_results):
-    """Both call course_utils.nn.beta_level_one: same fold networks (chapter 11 reads
-    chapter 08's from the cache), same level-one data, same ridge weights."""
+    """Both fit the ridge meta learner on ens.held_out_level_one of chapter 07's networks
+    and the validation ratings: same networks (from the cache), same weights."""
     ch08 = chapter_results("08_stacking")
     ch11 = chapter_results("11_recommending_for_a_user")
-    assert ch11["ensemble_test_models"] == ch08["ensemble_test_models"]
     assert ch11["ensemble_ridge_weights"].keys() == ch08["ensemble_ridge_weights"].keys()
     for name, weight in ch08["ensemble_ridge_weights"].items():
         assert ch11["ensemble_ridge_weights"][name] == pytest.approx(weight, rel=1e-6, abs=1e-9)

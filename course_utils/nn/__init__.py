@@ -15,8 +15,6 @@ What is where:
   pipeline;
 - :mod:`course_utils.nn.store` — :func:`beta_network`, the beta network of a
   profile (fit it with :func:`course_utils.cache.load_or_fit` to reuse a saved one);
-- :mod:`course_utils.nn.stacking` — :func:`beta_level_one`, chapter 08's stacking
-  recipe for the beta networks (chapter 11 builds the same ensemble with it);
 - :mod:`course_utils.nn.adam` — :class:`NumpyAdam` and :class:`NumpySGD`, the
   optimizers of chapter 06 written in NumPy.
 
@@ -40,8 +38,7 @@ from course_utils.nn.network import (  # noqa: E402
     build_rating_network,
 )
 from course_utils.nn.pipeline import as_arrays, make_dataset  # noqa: E402
-from course_utils.nn.store import beta_network, beta_network_learner, beta_params  # noqa: E402
-from course_utils.nn.stacking import beta_level_one, fold_epochs  # noqa: E402
+from course_utils.nn.store import beta_network, beta_params  # noqa: E402
 
 # Validation RMSE of thesis Table 5.1 (its own data and split, not the course's).
 THESIS_TABLE_5_1 = {
@@ -55,7 +52,6 @@ THESIS_TABLE_5_1 = {
 
 __all__ = [
     "tf", "keras", "build_rating_network", "EmbeddingRegressor", "BETA_EMBEDDING_SIZES",
-    "make_dataset", "as_arrays", "beta_network", "beta_network_learner", "beta_params",
-    "beta_level_one", "fold_epochs",
+    "make_dataset", "as_arrays", "beta_network", "beta_params",
     "NumpyAdam", "NumpySGD", "THESIS_TABLE_5_1",
 ]
