@@ -1,4 +1,5 @@
-"""Frames, windows and batches of course_utils.sequence.pipeline (no TensorFlow needed)."""
+"""Frames, windows and batches of course_utils.sequence.pipeline (TensorFlow only for
+fresh_epochs's dataset; nothing is trained)."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,7 +7,7 @@ import pandas as pd
 import pytest
 
 from course_utils.data import leave_last_out, make_windows
-from course_utils.sequence.pipeline import (histories_from_frame, last_windows, sample_windows,
+from course_utils.sequence.pipeline import (fresh_epochs, histories_from_frame, last_windows,
                                             split_frames)
 
 
@@ -49,13 +50,27 @@ def test_last_window_is_the_window_make_windows_gives_the_next_item(seqs):
         assert y[-1] == 999
 
 
-def test_sample_windows_is_a_seeded_subset(seqs):
-    X_all, y_all = make_windows(seqs, 5)
-    X, y = sample_windows(seqs, 5, max_sequences=10, rng=np.random.default_rng(3))
-    X2, y2 = sample_windows(seqs, 5, max_sequences=10, rng=np.random.default_rng(3))
-    assert X.shape == (10, 5)
-    np.testing.assert_array_equal(X, X2)
-    rows = {tuple(r) + (t,) for r, t in zip(X_all.tolist(), y_all.tolist())}
-    assert all(tuple(r) + (t,) in rows for r, t in zip(X.tolist(), y.tolist()))
-    X3, _ = sample_windows(seqs, 5, max_sequences=None, rng=np.random.default_rng(0))
-    assert len(X3) == len(X_all)
+def _epochs(data, steps, epochs):
+    """The targets each epoch of a fresh_epochs stream delivers, and the inputs with them."""
+    batches = list(data.take(steps * epochs).as_numpy_iterator())
+    per = [batches[e * steps:(e + 1) * steps] for e in range(epochs)]
+    return ([np.concatenate([b[1] for b in epoch]) for epoch in per],
+            [np.concatenate([b[0]["x"] for b in epoch]) for epoch in per])
+
+
+def test_fresh_epochs_bring_windows_the_earlier_epochs_did_not_see():
+    n, batch, per_epoch = 50, 4, 10                    # 3 batches = 12 windows per epoch
+    targets = np.arange(n)                             # a window's target is its id here
+    inputs = {"x": np.arange(n) * 10}                  # a dict, as for the genre model
+    data, steps = fresh_epochs(inputs, targets, batch, per_epoch, epochs=6, seed=3)
+    assert steps == 3
+    ids, xs = _epochs(data, steps, 6)
+    for epoch_ids, epoch_x in zip(ids, xs):
+        assert len(epoch_ids) == 12
+        np.testing.assert_array_equal(epoch_x, epoch_ids * 10)   # inputs stay with targets
+    first_pass = np.concatenate(ids)[:n]
+    assert sorted(first_pass.tolist()) == list(range(n))       # every window once per pass
+    assert len(set(np.concatenate(ids[:4]).tolist())) == 48    # 4 epochs: 48 different windows
+    again, _ = _epochs(*fresh_epochs(inputs, targets, batch, per_epoch, epochs=6, seed=3), 6)
+    for a, b in zip(ids, again):                               # seeded: the same stream
+        np.testing.assert_array_equal(a, b)

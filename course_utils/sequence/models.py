@@ -51,10 +51,11 @@ import numpy as np
 import pandas as pd
 from scipy.special import softmax
 
+from course_utils.data import make_windows
 from course_utils.hygiene import seed_everything
 from course_utils.model import Recommender, atomic_path
 from course_utils.recommend import seen_matrix, top_k
-from course_utils.sequence.pipeline import (histories_from_frame, last_windows, sample_windows,
+from course_utils.sequence.pipeline import (fresh_epochs, histories_from_frame, last_windows,
                                             to_dataset)
 
 __all__ = [
@@ -211,7 +212,11 @@ class NextItemModel(Recommender):
         ``patience``, best weights restored; ``best_epoch_`` counts from 1)
         usually stops sooner.
     max_sequences
-        Train on at most this many windows, drawn at random (``None``: all).
+        Windows per epoch (``None``: all of them, every epoch). Every epoch
+        takes the next ``max_sequences`` windows of a shuffled pass over *all*
+        the training windows, so an epoch sees windows the earlier ones did not
+        (until a pass is used up and a new shuffled pass begins): a small epoch
+        budget covers many histories instead of showing the same sample again.
     max_valid
         Validate on at most this many users' windows (``None``: all).
     seed
@@ -227,6 +232,8 @@ class NextItemModel(Recommender):
         ``{"loss": [...], "val_loss": [...], ...}``, one value per epoch.
     epoch_seconds_, fit_seconds_
         Wall time of each epoch, and of ``fit``.
+    n_train_windows_, n_windows_available_
+        Windows per epoch, and windows the training histories hold in all.
     histories_
         Each user's items in time order (the model's input at ``recommend``).
     """
@@ -302,7 +309,7 @@ class NextItemModel(Recommender):
         histories = histories_from_frame(train)
         max_item = int(train["item"].max()) + 1 if len(train) else 0
         self.n_items_ = max(self._catalogue_size(), max_item)
-        X, y = sample_windows(histories, int(self.seq_len), self.max_sequences, rng)
+        X, y = make_windows(histories, int(self.seq_len))
         if len(y) == 0:
             raise ValueError("the training frame gives no window: every user needs at "
                              "least two items in train")
@@ -315,15 +322,22 @@ class NextItemModel(Recommender):
             val_data = to_dataset(self.model_inputs(Xv), yv, 1024)
             callbacks.append(keras.callbacks.EarlyStopping(
                 monitor="val_loss", patience=int(self.patience), restore_best_weights=True))
-        data = to_dataset(self.model_inputs(X), y, int(self.batch_size), shuffle=True,
-                          seed=int(self.seed))
+        per_epoch = len(y) if self.max_sequences is None else min(int(self.max_sequences), len(y))
+        if per_epoch < len(y):  # every epoch takes windows the earlier ones did not see
+            data, steps = fresh_epochs(self.model_inputs(X), y, int(self.batch_size), per_epoch,
+                                       int(self.epochs), seed=int(self.seed))
+        else:
+            data, steps = to_dataset(self.model_inputs(X), y, int(self.batch_size), shuffle=True,
+                                     seed=int(self.seed)), None
         history = self.model_.fit(data, validation_data=val_data, epochs=int(self.epochs),
-                                  callbacks=callbacks, verbose=0, shuffle=False)
+                                  steps_per_epoch=steps, callbacks=callbacks, verbose=0,
+                                  shuffle=False)
         self.epoch_seconds_ = list(timer.seconds)
         self.history_ = {k: [float(v) for v in vals] for k, vals in history.history.items()}
         self.best_epoch_ = (int(np.argmin(self.history_["val_loss"])) + 1
                             if "val_loss" in self.history_ else None)
-        self.n_train_windows_ = int(len(y))
+        self.n_train_windows_ = int(per_epoch)        # per epoch
+        self.n_windows_available_ = int(len(y))
         self._set_histories(histories)
         self.fit_seconds_ = time.perf_counter() - start
         return self
@@ -443,6 +457,7 @@ class NextItemModel(Recommender):
                 "best_epoch": getattr(self, "best_epoch_", None),
                 "fit_seconds": getattr(self, "fit_seconds_", None),
                 "n_train_windows": getattr(self, "n_train_windows_", None),
+                "n_windows_available": getattr(self, "n_windows_available_", None),
                 "keras_version": keras.__version__}
         with atomic_path(path.with_suffix(".json")) as tmp:
             tmp.write_text(json.dumps(meta, indent=2) + "\n")
@@ -480,6 +495,7 @@ class NextItemModel(Recommender):
         model.best_epoch_ = meta.get("best_epoch")
         model.fit_seconds_ = meta.get("fit_seconds")
         model.n_train_windows_ = meta.get("n_train_windows")
+        model.n_windows_available_ = meta.get("n_windows_available")
         if histories is not None:
             model._set_histories(histories_from_frame(histories))
         else:

@@ -9,7 +9,8 @@ what a training loop needs around them:
 - :func:`histories_from_frame`: the inverse, per-user item arrays in time order;
 - :func:`last_windows`: the most recent ``L`` items of each history, the input
   for predicting what comes next;
-- :func:`sample_windows`: all training windows, or a seeded random subset;
+- :func:`fresh_epochs`: training batches that give every epoch windows the
+  earlier epochs did not see (a budget of windows per epoch, not in all);
 - :func:`to_dataset`: a shuffled, batched, prefetched ``tf.data.Dataset``.
 
 TensorFlow is imported only inside :func:`to_dataset`.
@@ -27,12 +28,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from course_utils.data import PAD, make_windows
+from course_utils.data import PAD
 
 if TYPE_CHECKING:  # pragma: no cover
     from course_utils.data import LeaveLastOut
 
-__all__ = ["split_frames", "histories_from_frame", "last_windows", "sample_windows",
+__all__ = ["split_frames", "histories_from_frame", "last_windows", "fresh_epochs",
            "to_dataset"]
 
 
@@ -131,28 +132,6 @@ def last_windows(histories: list[np.ndarray], L: int) -> np.ndarray:
     return out
 
 
-def sample_windows(histories: list[np.ndarray], L: int, max_sequences: int | None,
-                   rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """All sliding windows of the histories, or ``max_sequences`` of them drawn at random.
-
-    Every position of every history (after its first item) is one training
-    example: the ``L`` items before it and the item itself. A random subset
-    keeps the training time in budget while still covering every user.
-
-    Example
-    -------
-    >>> X, y = sample_windows([np.arange(10)], L=3, max_sequences=4,
-    ...                       rng=np.random.default_rng(0))
-    >>> X.shape, y.shape
-    ((4, 3), (4,))
-    """
-    X, y = make_windows(histories, L)
-    if max_sequences is not None and len(y) > max_sequences:
-        keep = np.sort(rng.choice(len(y), size=int(max_sequences), replace=False))
-        X, y = X[keep], y[keep]
-    return X, y
-
-
 def to_dataset(inputs: Any, targets: np.ndarray | None, batch_size: int,
                shuffle: bool = False, seed: int = 0) -> Any:
     """A ``tf.data.Dataset`` of ``(inputs, targets)`` batches, prefetched.
@@ -175,3 +154,48 @@ def to_dataset(inputs: Any, targets: np.ndarray | None, batch_size: int,
     if shuffle:
         ds = ds.shuffle(int(ds.cardinality()), seed=seed, reshuffle_each_iteration=True)
     return ds.batch(int(batch_size)).prefetch(tf.data.AUTOTUNE)
+
+
+def fresh_epochs(inputs: Any, targets: np.ndarray, batch_size: int, per_epoch: int,
+                 epochs: int, seed: int = 0) -> tuple[Any, int]:
+    """Training batches in which every epoch brings windows the earlier epochs did not see.
+
+    The windows are shuffled and cut into consecutive epochs of ``per_epoch``
+    windows (rounded up to whole batches); when a shuffled pass over all of them
+    is used up, a new one begins. So a model trained for ``E`` epochs of
+    ``per_epoch`` windows learns from ``E * per_epoch`` different windows (as
+    far as there are that many), not from the same sample ``E`` times, and early
+    stopping watches a model that keeps meeting new histories.
+
+    Parameters
+    ----------
+    inputs
+        The windows, an array (or a dict of arrays, one row per window).
+    targets
+        The next item of each window.
+    batch_size, per_epoch, epochs
+        Batch size, windows per epoch and the most epochs the model may train.
+    seed
+        Seeds the shuffled passes.
+
+    Returns
+    -------
+    dataset, steps_per_epoch
+        Pass both to ``model.fit(dataset, steps_per_epoch=..., epochs=epochs, shuffle=False)``.
+
+    Example
+    -------
+    >>> X, y = np.arange(20).reshape(10, 2), np.arange(10)
+    >>> data, steps = fresh_epochs(X, y, batch_size=2, per_epoch=4, epochs=2)  # doctest: +SKIP
+    >>> steps, sorted(int(t) for _, b in data.take(2 * steps) for t in b)      # doctest: +SKIP
+    (2, [0, 2, 3, 4, 5, 6, 7, 9])
+    """
+    n, batch_size = len(targets), int(batch_size)
+    steps = -(-int(per_epoch) // batch_size)
+    total = steps * batch_size * int(epochs)
+    rng = np.random.default_rng(seed)
+    order = np.concatenate([rng.permutation(n) for _ in range(-(-total // n))])[:total]
+    stream = ({k: np.asarray(v)[order] for k, v in inputs.items()} if isinstance(inputs, dict)
+              else np.asarray(inputs)[order])
+    return to_dataset(stream, np.asarray(targets)[order], batch_size), steps
+
