@@ -198,4 +198,3 @@ def fresh_epochs(inputs: Any, targets: np.ndarray, batch_size: int, per_epoch: i
     stream = ({k: np.asarray(v)[order] for k, v in inputs.items()} if isinstance(inputs, dict)
               else np.asarray(inputs)[order])
     return to_dataset(stream, np.asarray(targets)[order], batch_size), steps
-
