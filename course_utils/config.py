@@ -66,9 +66,10 @@ _SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
                               "epochs": 8, "batch_size": 512, "max_sequences": 12_000},
                      "gru": {"units": [64], "dropout": 0.2, "learning_rate": 0.003,
                              "epochs": 20, "batch_size": 256, "max_sequences": 12_000}},
-        "beyond": {"eval_users": 400, "k": 10, "embedding_dim": 32, "units": [48],
-                   "genre_dim": 8, "epochs": 6, "max_sequences": 6_000, "batch_size": 256,
-                   "n_blocks": 1, "n_heads": 2, "dropout": 0.2},
+        # beyond: chapters 11-12 (evaluation users, list length, chapter 12's genre and
+        # attention sizes); chapter 12's networks train with sequence.gru's settings
+        "beyond": {"eval_users": 400, "k": 10, "genre_dim": 8, "n_blocks": 1, "n_heads": 2,
+                   "dropout": 0.2},
         "ensemble": {"n_folds": 3},
     },
     "book": {
@@ -92,9 +93,8 @@ _SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
                               "epochs": 40, "batch_size": 256, "max_sequences": 24_000},
                      "gru": {"units": [100], "dropout": 0.2, "learning_rate": 0.003,
                              "epochs": 40, "batch_size": 256, "max_sequences": 40_000}},
-        "beyond": {"eval_users": 3_000, "k": 10, "embedding_dim": 64, "units": [100],
-                   "genre_dim": 16, "epochs": 40, "max_sequences": 30_000, "batch_size": 256,
-                   "n_blocks": 2, "n_heads": 2, "dropout": 0.2},
+        "beyond": {"eval_users": 3_000, "k": 10, "genre_dim": 16, "n_blocks": 2, "n_heads": 2,
+                   "dropout": 0.2},
         "ensemble": {"n_folds": 3},
     },
     "full": {
@@ -118,9 +118,8 @@ _SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
                               "epochs": 30, "batch_size": 1024, "max_sequences": None},
                      "gru": {"units": [100], "dropout": 0.2, "learning_rate": 0.001,
                              "epochs": 30, "batch_size": 1024, "max_sequences": None}},
-        "beyond": {"eval_users": 20_000, "k": 10, "embedding_dim": 64, "units": [200, 100],
-                   "genre_dim": 16, "epochs": 30, "max_sequences": None, "batch_size": 1024,
-                   "n_blocks": 2, "n_heads": 2, "dropout": 0.2},
+        "beyond": {"eval_users": 20_000, "k": 10, "genre_dim": 16, "n_blocks": 2, "n_heads": 2,
+                   "dropout": 0.2},
         "ensemble": {"n_folds": 5},
     },
 }

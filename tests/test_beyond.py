@@ -114,6 +114,19 @@ def test_chapter_12_alignment_table(chapter_results):
 
 
 @pytest.mark.notebooks
+def test_chapter_12_networks_end_by_early_stopping(chapter_results):
+    """Epochs are a ceiling: every network stops `patience` epochs after its best one."""
+    from course_utils.config import get_profile
+
+    results = chapter_results("12_beyond_the_thesis")
+    patience = get_profile("ci")["sequence"]["patience"]
+    for key in ("gru_ids", "gru_genres", "self_attention"):
+        best, run, ceiling = results[f"{key}_epochs"]
+        assert run < ceiling, key
+        assert run == best + patience, key
+
+
+@pytest.mark.notebooks
 def test_chapter_11_alignment_covers_every_model(chapter_results):
     results = chapter_results("11_recommending_for_a_user")
     names = results["alignment_models"]
