@@ -60,7 +60,8 @@ _SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
                "dropout_sweep": [0.0, 0.2, 0.5, 0.8]},
         # sequence: next-item models of chapters 10-12 (window length: split.seq_len);
         # max_sequences = training windows per epoch, fresh each epoch (None: all of them);
-        # epochs = a ceiling: early stopping (patience) ends the training
+        # epochs = a ceiling: early stopping (patience) ends the training; min_delta (default
+        # 0) = the least fall of the validation loss that counts as an improvement
         "sequence": {"embedding_dim": 64, "max_valid": 1_000, "patience": 2,
                      "lstm": {"units": [64, 32], "dropout": 0.2, "learning_rate": 0.01,
                               "epochs": 8, "batch_size": 512, "max_sequences": 12_000},
@@ -89,8 +90,9 @@ _SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
                "patience": 3, "no_dropout_epochs": 6, "demo_rows": 100_000, "demo_epochs": 6,
                "dropout_sweep": [0.0, 0.2, 0.5, 0.8]},
         "sequence": {"embedding_dim": 64, "max_valid": 2_000, "patience": 2,
-                     "lstm": {"units": [200, 100], "dropout": 0.2, "learning_rate": 0.005,
-                              "epochs": 40, "batch_size": 256, "max_sequences": 24_000},
+                     "lstm": {"units": [200, 100], "dropout": 0.2, "learning_rate": 0.01,
+                              "epochs": 60, "batch_size": 512, "max_sequences": 24_000,
+                              "min_delta": 0.02},
                      "gru": {"units": [100], "dropout": 0.2, "learning_rate": 0.003,
                              "epochs": 40, "batch_size": 256, "max_sequences": 40_000}},
         "beyond": {"eval_users": 3_000, "k": 10, "genre_dim": 16, "n_blocks": 2, "n_heads": 2,

@@ -93,6 +93,22 @@ def test_same_seed_same_training(data):
     np.testing.assert_array_equal(a.score([0, 1]), b.score([0, 1]))
 
 
+def test_min_delta_sets_what_counts_as_an_improvement(data):
+    train, valid = data
+    plateau = _small("gru", epochs=8, patience=2).fit(train, valid)
+    val = plateau.history_["val_loss"]
+    # min_delta 0: the restored epoch is the lowest validation loss
+    assert plateau.best_epoch_ == int(np.argmin(val)) + 1
+    # an improvement must be at least this large, so only the first epoch counts
+    # (the loss does fall: see the plateau run above)
+    assert val[1] < val[0]
+    strict = _small("gru", epochs=8, patience=2, min_delta=1e6).fit(train, valid)
+    assert strict.best_epoch_ == 1
+    assert len(strict.history_["loss"]) == 1 + 2
+    np.testing.assert_array_equal(strict.score([0, 1]),
+                                  _small("gru", epochs=1).fit(train, valid).score([0, 1]))
+
+
 def test_scores_recommend_observe_and_predict(data):
     train, valid = data
     model = _small("gru", epochs=1).fit(train, valid)

@@ -228,6 +228,12 @@ class NextItemModel(Recommender):
         budget covers many histories instead of showing the same sample again.
     max_valid
         Validate on at most this many users' windows (``None``: all).
+    min_delta
+        The least fall of the validation loss (nats) that counts as an
+        improvement for early stopping (Keras's ``EarlyStopping(min_delta=)``):
+        0 waits for a plateau; a small positive value stops a network whose
+        loss still creeps down by less than that per epoch (the book
+        profile's BiLSTM, whose long slow tail costs minutes per step gained).
     seed
         Seeds the sampling, the weights, dropout and the shuffling.
     embedding_dim, units, dropout, learning_rate
@@ -249,13 +255,14 @@ class NextItemModel(Recommender):
 
     _fitted_attribute = "model_"
     file_suffix = ".keras"
+    min_delta: float = 0.0  # the default for variants whose __init__ does not take it
 
     def __init__(self, architecture: str = "bilstm", n_items: int | None = None,
                  seq_len: int = 18, epochs: int = 10, batch_size: int = 256,
                  max_sequences: int | None = None, max_valid: int | None = None,
                  patience: int = 2, seed: int = 42, embedding_dim: int = 64,
                  units: Sequence[int] | None = None, dropout: float = 0.2,
-                 learning_rate: float = 1e-3) -> None:
+                 learning_rate: float = 1e-3, min_delta: float = 0.0) -> None:
         self.architecture = architecture
         self.n_items = n_items
         self.seq_len = seq_len
@@ -269,6 +276,7 @@ class NextItemModel(Recommender):
         self.units = units
         self.dropout = dropout
         self.learning_rate = learning_rate
+        self.min_delta = min_delta
 
     # -- hooks a variant may override ----------------------------------------
     def _build_args(self) -> dict[str, Any]:
@@ -325,12 +333,14 @@ class NextItemModel(Recommender):
         self.model_ = self.build()
         timer = EpochTimer()
         callbacks: list[Any] = [timer]
-        val_data = None
+        val_data, stopper = None, None
         if valid is not None:
             Xv, yv = self._valid_windows(histories, valid, rng)
             val_data = to_dataset(self.model_inputs(Xv), yv, 1024)
-            callbacks.append(keras.callbacks.EarlyStopping(
-                monitor="val_loss", patience=int(self.patience), restore_best_weights=True))
+            stopper = keras.callbacks.EarlyStopping(
+                monitor="val_loss", patience=int(self.patience),
+                min_delta=float(self.min_delta), restore_best_weights=True)
+            callbacks.append(stopper)
         per_epoch = len(y) if self.max_sequences is None else min(int(self.max_sequences), len(y))
         if per_epoch < len(y):  # every epoch takes windows the earlier ones did not see
             data, steps = fresh_epochs(self.model_inputs(X), y, int(self.batch_size), per_epoch,
@@ -343,8 +353,9 @@ class NextItemModel(Recommender):
                                   shuffle=False)
         self.epoch_seconds_ = list(timer.seconds)
         self.history_ = {k: [float(v) for v in vals] for k, vals in history.history.items()}
-        self.best_epoch_ = (int(np.argmin(self.history_["val_loss"])) + 1
-                            if "val_loss" in self.history_ else None)
+        # the epoch whose weights were restored (with min_delta > 0, the last one
+        # that improved by at least min_delta, not always the lowest loss)
+        self.best_epoch_ = int(stopper.best_epoch) + 1 if stopper is not None else None
         self.n_train_windows_ = int(per_epoch)        # per epoch
         self.n_windows_available_ = int(len(y))
         self._set_histories(histories)
