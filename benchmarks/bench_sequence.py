@@ -6,9 +6,10 @@ and trains each on the same random windows (length 18, every item id drawn
 uniformly, some windows left-padded so that masking works as in the chapters)
 for one untimed epoch (graph tracing) and ``--epochs`` timed ones, once with the
 recurrence as a ``while`` loop over the time steps (Keras's default) and once
-unrolled (``unroll=True``, what the course uses), and once unrolled and compiled by
-XLA (``jit_compile=True``). Reported: seconds per epoch and per 1,000 windows, and the
-first epoch's extra cost.
+unrolled (``unroll=True``; the course keeps the loop). Reported: seconds per epoch
+and per 1,000 windows, and the first epoch's extra cost. (XLA is not among the options: Keras
+turns ``jit_compile`` off whenever TensorFlow's op determinism is on, which the course
+needs for reproducible numbers; see ``model_supports_jit`` in Keras's trainer.)
 
 The softmax layer has ``hidden × N`` weights and its product costs
 ``hidden × N`` multiply-adds per window, so with a large catalogue the output
@@ -49,9 +50,7 @@ def random_windows(n: int, n_items: int, L: int, rng: np.random.Generator):
 
 
 def time_model(name: str, n_items: int, X, y, batch_size: int, epochs: int,
-               unroll: bool, jit: bool = False) -> dict:
-    import keras
-
+               unroll: bool) -> dict:
     from course_utils.sequence.models import EpochTimer, build_bilstm, build_gru
     from course_utils.sequence.pipeline import to_dataset
 
@@ -59,16 +58,12 @@ def time_model(name: str, n_items: int, X, y, batch_size: int, epochs: int,
     build = {"BiLSTM 200→100": lambda: build_bilstm(n_items, X.shape[1], unroll=unroll),
              "GRU 100": lambda: build_gru(n_items, X.shape[1], unroll=unroll)}[name]
     model = build()
-    if jit:  # the same network, loss and metrics, compiled by XLA
-        model.compile(optimizer=model.optimizer, loss=model.loss,
-                      metrics=[keras.metrics.SparseTopKCategoricalAccuracy(k=20, name="hit_at_20")],
-                      jit_compile=True)
     data = to_dataset(X, y, batch_size, shuffle=True, seed=0)
     timer = EpochTimer()
     model.fit(data, epochs=1 + epochs, callbacks=[timer], verbose=0, shuffle=False)
     later = float(np.median(timer.seconds[1:]))
     return {"model": name, "N": n_items, "params": model.count_params(),
-            "steps": ("unrolled" if unroll else "loop") + (", XLA" if jit else ""),
+            "steps": "unrolled" if unroll else "loop",
             "first": timer.seconds[0], "epoch": later, "per_1k": 1000 * later / len(y)}
 
 
@@ -91,9 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     for n_items in a.sizes:
         X, y = random_windows(a.windows, n_items, a.seq_len, rng)
         for name in ("GRU 100", "BiLSTM 200→100"):
-            for unroll, jit in ((False, False), (True, False), (True, True)):
-                rows.append(time_model(name, n_items, X, y, a.batch_size, a.epochs, unroll,
-                                       jit))
+            for unroll in (False, True):
+                rows.append(time_model(name, n_items, X, y, a.batch_size, a.epochs, unroll))
                 r = rows[-1]
                 print(f"  N={n_items:,} {name} ({r['steps']}): {r['epoch']:.1f} s/epoch "
                       f"(first {r['first']:.1f} s)", file=sys.stderr, flush=True)
@@ -115,12 +109,9 @@ def main(argv: list[str] | None = None) -> int:
         ratio = by[("BiLSTM 200→100", n_items, "unrolled")] / by[("GRU 100", n_items, "unrolled")]
         gain = {m: by[(m, n_items, "loop")] / by[(m, n_items, "unrolled")]
                 for m in ("BiLSTM 200→100", "GRU 100")}
-        xla = {m: by[(m, n_items, "unrolled")] / by[(m, n_items, "unrolled, XLA")]
-               for m in ("BiLSTM 200→100", "GRU 100")}
         print(f"N = {n_items:,}: the BiLSTM epoch takes {ratio:.1f}× the GRU's; unrolling makes "
               f"the BiLSTM {gain['BiLSTM 200→100']:.2f}× and the GRU {gain['GRU 100']:.2f}× "
-              f"as fast as the loop; XLA on top: {xla['BiLSTM 200→100']:.2f}× and "
-              f"{xla['GRU 100']:.2f}×.")
+              "as fast as the loop.")
     return 0
 
 

@@ -98,7 +98,7 @@ def sequence_input(seq_len: int, n_items: int, embedding_dim: int = 64,
 
 def recurrent_encoder(x: Any, cell: str = "lstm", units: Sequence[int] = (200, 100),
                       bidirectional: bool = False, dropout: float = 0.2,
-                      unroll: bool = True, name: str = "encoder") -> Any:
+                      unroll: bool = False, name: str = "encoder") -> Any:
     """Stacked recurrent layers; the last one returns only its final state.
 
     Parameters
@@ -116,10 +116,11 @@ def recurrent_encoder(x: Any, cell: str = "lstm", units: Sequence[int] = (200, 1
         Rate of a ``Dropout`` layer after each recurrent layer (0 for none).
     unroll
         Write the ``seq_len`` time steps out as one graph instead of a
-        ``while`` loop. Same numbers; for the course's short windows (18 steps)
-        it trains the BiLSTM about 1.5-1.8x faster on a CPU, whose two cores
-        can then overlap the two directions (``benchmarks/bench_sequence.py``).
-        Costs memory that grows with ``seq_len``: turn it off for long windows.
+        ``while`` loop (Keras's ``unroll``). Same model; on two CPU cores and
+        the course's 18-step windows it trains within about 10 % of the loop's
+        speed (``benchmarks/bench_sequence.py``), traces more slowly, costs
+        memory that grows with ``seq_len`` and rules out the cuDNN kernels, so
+        the course keeps Keras's default, ``False``.
     """
     if cell not in _CELLS:
         raise ValueError(f"cell must be one of {sorted(_CELLS)}, got {cell!r}")
@@ -160,7 +161,7 @@ def compile_next_item(model: Any, learning_rate: float = 1e-3, top_k: int = 20) 
 
 def build_bilstm(n_items: int, seq_len: int = 18, embedding_dim: int = 64,
                  units: Sequence[int] = (200, 100), dropout: float = 0.2,
-                 learning_rate: float = 1e-3, unroll: bool = True) -> Any:
+                 learning_rate: float = 1e-3, unroll: bool = False) -> Any:
     """The thesis's next-anime network (5.3): embedding → BiLSTM(200) → BiLSTM(100) → softmax.
 
     Example
@@ -177,7 +178,7 @@ def build_bilstm(n_items: int, seq_len: int = 18, embedding_dim: int = 64,
 
 def build_gru(n_items: int, seq_len: int = 18, embedding_dim: int = 64,
               units: Sequence[int] = (100,), dropout: float = 0.2,
-              learning_rate: float = 1e-3, unroll: bool = True) -> Any:
+              learning_rate: float = 1e-3, unroll: bool = False) -> Any:
     """A GRU4Rec-style network: embedding → GRU (left to right only) → softmax."""
     inputs, x = sequence_input(seq_len, n_items, embedding_dim)
     h = recurrent_encoder(x, "gru", units, bidirectional=False, dropout=dropout,
