@@ -7,9 +7,12 @@ of the book profile's data, a dense ReLU layer of 128, dropout 0.5, MAE, Adam at
 ``--rows`` training ratings; the first epoch (which also traces and compiles the
 training step) is not counted, the second is timed:
 
-- **input**: the course's ``tf.data`` pipeline (``course_utils.nn.make_dataset``:
-  shuffled row numbers, batched, gathered in one vectorised step, prefetched) against
-  plain NumPy arrays handed to ``model.fit`` (Keras slices and shuffles them itself);
+- **input**: the course's ``tf.data`` pipeline (``course_utils.nn.make_dataset``: the
+  row numbers permuted in one step per epoch, batched, gathered in one vectorised step,
+  prefetched) against plain NumPy arrays handed to ``model.fit`` (Keras slices and
+  shuffles them itself) and against the pipeline the course used until 2026-12-06,
+  which shuffled the row numbers through ``Dataset.shuffle`` (a buffer as large as the
+  data, filled one row number at a time: ``buffer_shuffled_dataset`` below);
 - **batch size** 256 … 4096 with the pipeline;
 - **steps per execution** 1 and 32 (how many training steps Keras runs per call of its
   compiled function; ``EmbeddingRegressor`` uses 32).
@@ -69,22 +72,48 @@ class EpochTimer(keras.callbacks.Callback):
         self.cpu.append(time.process_time() - self._cpu)
 
 
-def measure(frame, n_users: int, n_items: int, batch_size: int, pipeline: bool,
+def buffer_shuffled_dataset(frame, batch_size: int, seed: int):
+    """The course's pipeline before 2026-12-06: row numbers through ``Dataset.shuffle``."""
+    inputs, target = as_arrays(frame)
+    users, items, ratings = (tf.constant(inputs["user"]), tf.constant(inputs["item"]),
+                             tf.constant(target))
+
+    def gather(index):
+        return ({"user": tf.gather(users, index), "item": tf.gather(items, index)},
+                tf.gather(ratings, index))
+
+    ds = tf.data.Dataset.range(len(frame)).shuffle(len(frame), seed=seed,
+                                                    reshuffle_each_iteration=True)
+    return ds.batch(batch_size).map(gather, num_parallel_calls=tf.data.AUTOTUNE,
+                                    deterministic=True).prefetch(tf.data.AUTOTUNE)
+
+
+INPUTS = {"tf.data": "tf.data", "numpy": "NumPy arrays",
+          "buffer": "tf.data, Dataset.shuffle (before)"}
+
+
+def measure(frame, n_users: int, n_items: int, batch_size: int, pipeline: bool | str,
             steps_per_execution: int, seed: int = 42) -> dict:
-    """Train two epochs; return the timing of the second."""
+    """Train two epochs; return the timing of the second.
+
+    ``pipeline``: True (the course's ``tf.data``), False (NumPy arrays) or ``"buffer"``
+    (the earlier ``Dataset.shuffle`` pipeline).
+    """
+    kind = "buffer" if pipeline == "buffer" else ("tf.data" if pipeline else "numpy")
     seed_everything(seed)
     model = build_rating_network(n_users, n_items, embedding_size=128, dense_units=(128,),
                                  dropout=0.5, initial_rating=float(frame["rating"].mean()),
                                  steps_per_execution=steps_per_execution)
     timer = EpochTimer()
-    if pipeline:
-        model.fit(make_dataset(frame, batch_size, shuffle=True, seed=seed), epochs=2,
-                  shuffle=False, callbacks=[timer], verbose=0)
+    if kind != "numpy":
+        data = (buffer_shuffled_dataset(frame, batch_size, seed) if kind == "buffer"
+                else make_dataset(frame, batch_size, shuffle=True, seed=seed))
+        model.fit(data, epochs=2, shuffle=False, callbacks=[timer], verbose=0)
     else:
         x, y = as_arrays(frame)
         model.fit(x, y, batch_size=batch_size, epochs=2, shuffle=True, callbacks=[timer],
                   verbose=0)
-    return {"batch size": batch_size, "input": "tf.data" if pipeline else "NumPy arrays",
+    return {"batch size": batch_size, "input": INPUTS[kind],
             "steps per execution": steps_per_execution,
             "wall s/epoch": timer.wall[1], "CPU s/epoch": timer.cpu[1],
             "examples/s": len(frame) / timer.wall[1]}
@@ -147,7 +176,7 @@ def main() -> None:
     train, _, _ = split_explicit(explicit(ds), 0.1, 0.1, seed=42)
     frame = train.sample(n=min(args.rows, len(train)), random_state=0).reset_index(drop=True)
 
-    configs = [(1024, True, 32), (1024, False, 32), (1024, True, 1)]
+    configs = [(1024, True, 32), (1024, False, 32), (1024, "buffer", 32), (1024, True, 1)]
     configs += [(b, True, 32) for b in (256, 512, 2048, 4096)]
     rows = []
     for batch_size, pipeline, spe in configs:

@@ -3,12 +3,14 @@
 Training the networks of chapters 06–12 takes minutes, so a later chapter
 reuses a model an earlier one fitted. It may do so only when the model would
 come out the same: same class, same parameters (``get_params()``, which holds
-the seed and every setting the profile chose) and the very same training and
-validation rows. :func:`fingerprint` hashes exactly those; :func:`load_or_fit`
+the seed and every setting the profile chose), the very same training and
+validation rows, and the same code (the source of ``course_utils`` and the versions
+of the numerical libraries). :func:`fingerprint` hashes exactly those; :func:`load_or_fit`
 looks the hash up under ``build/cache/models/`` and fits (and saves) only on a
 miss. A student who changes ``SEED`` or ``DATA_SOURCE`` changes the rows, so
 the hash changes and the model is trained afresh — never silently borrowed
-from another split.
+from another split; after a library update (``git pull``) the models are trained
+once more rather than loaded from what the old code fitted.
 
 Each entry is a folder ``<Class>-<hash>/`` holding the model (``model`` plus
 the class's file suffix, written by the model's own ``save``) and
@@ -30,7 +32,9 @@ False
 """
 from __future__ import annotations
 
+import functools
 import hashlib
+import importlib.metadata
 import json
 import os
 import shutil
@@ -72,6 +76,29 @@ def _hash_value(h: "hashlib._Hash", value: Any) -> None:
     h.update(b";")
 
 
+#: installed packages whose version can change what a fit produces
+_NUMERIC_PACKAGES = ("numpy", "pandas", "scipy", "numba", "tensorflow", "keras", "pyspark")
+
+
+@functools.lru_cache(maxsize=1)
+def code_version() -> str:
+    """A hash of the course's library source and the numeric packages' versions.
+
+    Part of every :func:`fingerprint`: a model that older code fitted is never loaded.
+    """
+    h = hashlib.sha256()
+    root = Path(paths.__file__).resolve().parent  # the course_utils package
+    for source in sorted(root.rglob("*.py")):
+        h.update(source.relative_to(root).as_posix().encode())
+        h.update(source.read_bytes())
+    for package in _NUMERIC_PACKAGES:
+        try:
+            h.update(f"{package}={importlib.metadata.version(package)};".encode())
+        except importlib.metadata.PackageNotFoundError:
+            h.update(f"{package}=none;".encode())
+    return h.hexdigest()
+
+
 def _hash_rows(h: "hashlib._Hash", frame: Any) -> None:
     if frame is None:
         h.update(b"none")
@@ -83,10 +110,11 @@ def _hash_rows(h: "hashlib._Hash", frame: Any) -> None:
 
 
 def fingerprint(model: Any, train: Any, valid: Any = None) -> str:
-    """A 16-hex-digit hash of the class, its fit parameters and the training/validation rows.
+    """A 16-hex-digit hash of the class, its fit parameters, the rows and the code.
 
     Equal exactly when the class, ``get_params()`` (less runtime-only arguments
-    such as a Spark session) and the rows — every column, in order — are equal.
+    such as a Spark session), the rows — every column, in order — and
+    :func:`code_version` are equal.
 
     Example
     -------
@@ -99,6 +127,7 @@ def fingerprint(model: Any, train: Any, valid: Any = None) -> str:
     False
     """
     h = hashlib.sha256(type(model).__qualname__.encode())
+    h.update(code_version().encode())
     params = (model.fit_params() if hasattr(model, "fit_params")
               else model.get_params(deep=False))
     _hash_value(h, params)

@@ -95,7 +95,7 @@ _SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
                               "min_delta": 0.02},
                      "gru": {"units": [100], "dropout": 0.2, "learning_rate": 0.003,
                              "epochs": 40, "batch_size": 256, "max_sequences": 40_000}},
-        "beyond": {"eval_users": 3_000, "k": 10, "genre_dim": 16, "n_blocks": 2, "n_heads": 2,
+        "beyond": {"eval_users": 3_000, "k": 10, "genre_dim": 16, "n_blocks": 1, "n_heads": 2,
                    "dropout": 0.2},
         "ensemble": {"n_folds": 3},
     },

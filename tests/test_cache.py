@@ -100,3 +100,26 @@ def test_retrain_overwrites(tmp_path):
     load_or_fit(als(), train, directory=tmp_path)
     again = load_or_fit(als(), train, directory=tmp_path, retrain=True)
     assert not again.loaded_from_cache_ and again.cache_dir_.exists()
+
+
+def test_a_library_change_is_a_new_key(tmp_path, monkeypatch):
+    """A model fitted by older library code is not loaded after an update (a `git pull`)."""
+    import types
+
+    import course_utils.cache as cache
+
+    package = tmp_path / "course_utils"
+    (package / "nn").mkdir(parents=True)
+    (package / "paths.py").write_text("# paths\n")
+    (package / "nn" / "pipeline.py").write_text("SHUFFLE = 'buffer'\n")
+    monkeypatch.setattr(cache, "paths", types.SimpleNamespace(__file__=str(package / "paths.py")))
+    train = frame(0)
+    cache.code_version.cache_clear()
+    before = fingerprint(UserItemBias(), train)
+    (package / "nn" / "pipeline.py").write_text("SHUFFLE = 'permutation'\n")
+    cache.code_version.cache_clear()
+    after = fingerprint(UserItemBias(), train)
+    monkeypatch.undo()
+    cache.code_version.cache_clear()  # the real package again, for the tests that follow
+    assert before != after
+    assert fingerprint(UserItemBias(), train) not in (before, after)
