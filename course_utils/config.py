@@ -53,7 +53,7 @@ _SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
         # nn: the beta networks of chapters 06-07 (thesis 5.1); demo_* the side studies
         # (loss swap, dropout sweep) on a sample of demo_rows training ratings; epochs is
         # a ceiling: early stopping (patience) ends training before it (at book after about
-        # 36 epochs: benchmarks/bench_nn.py --converge)
+        # 33-36 epochs: benchmarks/bench_nn.py --converge and the chapters)
         "nn": {"epochs": 30, "batch_size": 512, "embedding_sizes": [100, 128, 150],
                "dense_units": [128], "dropout": 0.5, "learning_rate": 0.001, "loss": "mae",
                "patience": 3, "no_dropout_epochs": 6, "demo_rows": 10_000, "demo_epochs": 4,

@@ -52,3 +52,12 @@ def test_no_real_run_is_a_clear_error(tmp_path, capsys):
     (tmp_path / "real").mkdir()
     assert rvs.main(["--synthetic", str(tmp_path / "syn"), "--real", str(tmp_path / "real")]) == 1
     assert "--source kaggle_cooper" in capsys.readouterr().err
+
+
+def test_the_readme_shows_the_stored_table():
+    """benchmarks/README.md carries the table of the stored record (chapter 12 reads the same)."""
+    record = json.loads((paths.repo_root() / "benchmarks" / "real_vs_synthetic.json").read_text())
+    synthetic, real = {}, {}
+    rvs.stored_results(record, synthetic, real)
+    readme = (paths.repo_root() / "benchmarks" / "README.md").read_text()
+    assert rvs.table(synthetic, real) in readme
