@@ -73,8 +73,8 @@ def make_dataset(frame: pd.DataFrame, batch_size: int = 1024, shuffle: bool = Tr
     # Shuffle the row *numbers* in one vectorised step per epoch, cut them into batches,
     # and gather each batch's rows in one step: no row-by-row work at all. (This is also
     # what Keras does with NumPy arrays; ``Dataset.shuffle`` with a buffer as large as
-    # the data moves the row numbers one at a time and made an epoch about 20 % slower,
-    # ``benchmarks/bench_nn.py``.) ``Dataset.random`` draws a new seed every time the
+    # the data moves the row numbers one at a time and cost about 10 % more CPU time per
+    # epoch, ``benchmarks/bench_nn.py``.) ``Dataset.random`` draws a new seed every time the
     # dataset is iterated -- every epoch -- from ``seed``, so the orders differ between
     # epochs and repeat between runs.
     n = len(frame)
