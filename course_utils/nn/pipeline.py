@@ -80,14 +80,13 @@ def make_dataset(frame: pd.DataFrame, batch_size: int = 1024, shuffle: bool = Tr
     n = len(frame)
 
     def permutation(epoch_seed: tf.Tensor) -> tf.Tensor:
-        rows = tf.range(n, dtype=tf.int64)
-        if not shuffle:
-            return rows
         return tf.random.experimental.stateless_shuffle(
-            rows, seed=tf.stack([epoch_seed, tf.constant(seed, tf.int64)]))
+            tf.range(n, dtype=tf.int64), seed=tf.stack([epoch_seed, tf.constant(seed, tf.int64)]))
 
-    orders = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1)
-    ds = (orders.map(permutation)
+    orders = (tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1)
+              .map(permutation) if shuffle
+              else tf.data.Dataset.from_tensors(tf.range(n, dtype=tf.int64)))
+    ds = (orders
           .flat_map(lambda rows: tf.data.Dataset.from_tensor_slices(rows).batch(batch_size))
           # flat_map hides the length; Keras needs it to know where an epoch ends
           .apply(tf.data.experimental.assert_cardinality(-(-n // batch_size)))
